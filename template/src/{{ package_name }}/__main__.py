@@ -1,0 +1,8 @@
+"""Run the command line with ``python -m``."""
+
+from __future__ import annotations
+
+from .cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Device choice: the one place that decides where tensors live."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from .exceptions import DeviceError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+__all__ = ["resolve_device", "to_device"]
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Turn a device name from the config into a ``torch.device`` that exists here.
+
+    Args:
+        name: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``mps``, ``cuda`` or ``cuda:N``.
+
+    Returns:
+        The device to train or predict on.
+
+    Raises:
+        DeviceError: If the name is not a device or that device is not available.
+    """
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise DeviceError(f"{name!r} is not a device; use auto, cpu, mps, cuda or cuda:N") from err
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise DeviceError(f"device {name!r} asked for, but CUDA is not available here")
+        if device.index is not None and device.index >= count:
+            raise DeviceError(f"device {name!r} asked for, but only cuda:0..cuda:{count - 1} exist")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {name!r} asked for, but MPS is not available here")
+    elif device.type not in {"cpu", "cuda", "mps"}:
+        raise DeviceError(f"device {name!r} is not supported; use auto, cpu, mps, cuda or cuda:N")
+    return device
+
+
+def to_device(
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield each ``(features, targets)`` batch moved to ``device``.
+
+    The copy is non-blocking, which overlaps it with compute when the loader pins memory.
+    """
+    for features, targets in batches:
+        yield features.to(device, non_blocking=True), targets.to(device, non_blocking=True)

@@ -1,0 +1,77 @@
+"""Errors raised by this package, all under one base class.
+
+Catch ``ProjectError`` to handle every failure the package reports on purpose; anything else is a
+bug. The hierarchy::
+
+    ProjectError
+    ├── ConfigError (ValueError)          bad config file, key, value or override
+    ├── DataError (ValueError)            data that cannot be loaded or is malformed
+    ├── ModelError (ValueError)           unknown model name or impossible model settings
+    ├── CheckpointError
+    │   ├── CheckpointNotFoundError (FileNotFoundError)
+    │   └── CheckpointInvalidError (ValueError)   corrupt, incomplete or mismatched
+    ├── DeviceError (RuntimeError)        device asked for but not available
+    ├── TrainingError (RuntimeError)      training cannot go on (for example a non-finite loss)
+    └── RetryableError (RuntimeError)     transient: the same call may succeed later
+        └── OutOfMemoryError              the device ran out of memory
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointInvalidError",
+    "CheckpointNotFoundError",
+    "ConfigError",
+    "DataError",
+    "DeviceError",
+    "ModelError",
+    "OutOfMemoryError",
+    "ProjectError",
+    "RetryableError",
+    "TrainingError",
+]
+
+
+class ProjectError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(ProjectError, ValueError):
+    """A configuration file, key, value or command-line override is invalid."""
+
+
+class DataError(ProjectError, ValueError):
+    """A dataset cannot be built or loaded, or its contents are malformed."""
+
+
+class ModelError(ProjectError, ValueError):
+    """A model cannot be built from its configuration."""
+
+
+class CheckpointError(ProjectError):
+    """Base class of checkpoint failures."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """A checkpoint, or a file it needs, does not exist."""
+
+
+class CheckpointInvalidError(CheckpointError, ValueError):
+    """A checkpoint exists but is corrupt, incomplete or does not fit the model."""
+
+
+class DeviceError(ProjectError, RuntimeError):
+    """The requested device is unknown or not available on this machine."""
+
+
+class TrainingError(ProjectError, RuntimeError):
+    """Training cannot continue."""
+
+
+class RetryableError(ProjectError, RuntimeError):
+    """A transient failure: retrying the same operation may succeed."""
+
+
+class OutOfMemoryError(RetryableError):
+    """The device ran out of memory; a smaller batch or another device may succeed."""

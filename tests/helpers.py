@@ -1,0 +1,316 @@
+"""Helpers shared by the template's tests.
+
+They build a throw-away git snapshot of the template's working tree, render it with copier's Python
+API (always ``unsafe=False``), read copier.yml the way copier does, and run a rendered project's
+commands as timed steps whose failures show the command and the tail of its output.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from copier import run_copy
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# What copier reads from the repository; tests, docs and CI stay out of the snapshot.
+TEMPLATE_PATHS = ("copier.yml", "includes", "template")
+
+# project_name has no default, so every answer set gives one.
+ANSWER_SETS: dict[str, dict[str, str]] = {
+    "defaults": {"project_name": "My ML Project"},
+    "apache_py310_odd_names": {
+        "project_name": "Deep  Vision: Q3 Experiments!",
+        "description": "Finds cats & dogs: it's #1 at 100% {not Jinja} <b>",
+        "author_name": "Zoë O'Brien-Łukasiewicz",
+        "author_email": "zoe.o-brien+ml@lab.example.org",
+        "license": "Apache-2.0",
+        "python_version": "3.10",
+    },
+    "bsd_py312": {
+        "project_name": "Tabular Baselines",
+        "license": "BSD-3-Clause",
+        "python_version": "3.12",
+    },
+    "gpl_py313": {
+        "project_name": "Speech Lab",
+        "license": "GPL-3.0-only",
+        "python_version": "3.13",
+    },
+    "proprietary_py311": {
+        "project_name": "Acme Forecasting",
+        "project_slug": "acme-forecasting",
+        "package_name": "acme_forecast",
+        "author_name": "Acme Research",
+        "author_email": "ml@acme.example.com",
+        "license": "Proprietary",
+        "python_version": "3.11",
+    },
+}
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "template-tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "template-tests@example.com",
+}
+
+RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+class _IncludeLoader(yaml.SafeLoader):
+    """A YAML loader that resolves copier's ``!include`` tag against the template's root."""
+
+    root: Path = REPO_ROOT
+
+
+def _construct_include(loader: _IncludeLoader, node: yaml.Node) -> dict[str, Any]:
+    pattern = loader.construct_scalar(node)  # type: ignore[arg-type]
+    merged: dict[str, Any] = {}
+    for path in sorted(loader.root.glob(str(pattern))):
+        merged.update(_load_documents(path, loader.root))
+    return merged
+
+
+_IncludeLoader.add_constructor("!include", _construct_include)
+
+
+def _load_documents(path: Path, root: Path) -> dict[str, Any]:
+    loader_class = type("_RootedLoader", (_IncludeLoader,), {"root": root})
+    merged: dict[str, Any] = {}
+    for document in yaml.load_all(path.read_text(encoding="utf-8"), Loader=loader_class):
+        if document:
+            merged.update(document)
+    return merged
+
+
+def load_copier_config(root: Path = REPO_ROOT) -> dict[str, Any]:
+    """Read copier.yml with its ``!include`` documents merged in, as copier does.
+
+    Args:
+        root: Folder that holds copier.yml.
+
+    Returns:
+        Settings, questions and computed values, keyed by name.
+    """
+    return _load_documents(root / "copier.yml", root)
+
+
+def asked_questions(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Select the questions copier asks: not settings, not computed (``when: false``) values.
+
+    Args:
+        config: The merged copier.yml.
+
+    Returns:
+        Each asked question's definition, keyed by its name.
+    """
+    return {
+        name: spec
+        for name, spec in config.items()
+        if not name.startswith("_") and isinstance(spec, dict) and spec.get("when") is not False
+    }
+
+
+def min_python(answers: Mapping[str, str]) -> str:
+    """Oldest Python an answer set supports, falling back to copier.yml's default.
+
+    Args:
+        answers: The answers given to copier.
+
+    Returns:
+        A version such as ``"3.11"``.
+    """
+    default = str(load_copier_config()["python_version"]["default"])
+    return answers.get("python_version", default)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """Sort key for a dotted version such as ``"3.10"``."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def runs_here(answers: Mapping[str, str]) -> bool:
+    """Whether this interpreter can run the project an answer set produces end to end."""
+    return version_key(min_python(answers)) <= version_key(RUNNING_PYTHON)
+
+
+# Tracked and untracked files, without the ones .gitignore excludes.
+_LIST_WORKING_TREE = ("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--")
+_CACHE_FOLDERS = frozenset({"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"})
+
+
+def _working_tree_files(source: Path) -> list[Path]:
+    """Files under TEMPLATE_PATHS that git tracks or would track (ignored files left out)."""
+    if (source / ".git").exists():
+        listing = subprocess.run(
+            [*_LIST_WORKING_TREE, *TEMPLATE_PATHS],
+            cwd=source,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        names = sorted({name for name in listing.split("\0") if name})
+        return [Path(name) for name in names if (source / name).is_file()]
+    return [
+        path.relative_to(source)
+        for top in TEMPLATE_PATHS
+        for path in sorted([source / top, *(source / top).rglob("*")])
+        if path.is_file() and not _CACHE_FOLDERS.intersection(path.parts)
+    ]
+
+
+def _git(*args: str, cwd: Path) -> None:
+    subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def make_template_repo(
+    dst: Path, *, source: Path = REPO_ROOT, extra_files: Mapping[str, str] | None = None
+) -> Path:
+    """Copy the template's working tree into a fresh git repository with one commit.
+
+    Uncommitted work is rendered that way, and copier sees a clean repository (no
+    DirtyLocalWarning).
+
+    Args:
+        dst: Folder to create the repository in; it must not exist yet or be empty.
+        source: Repository whose working tree is copied.
+        extra_files: Additional files, relative path to text, written before the commit.
+
+    Returns:
+        The absolute path of the new repository, to render from.
+    """
+    dst.mkdir(parents=True, exist_ok=True)
+    for relative in _working_tree_files(source):
+        target = dst / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / relative, target)
+    for name, text in (extra_files or {}).items():
+        extra = dst / name
+        extra.parent.mkdir(parents=True, exist_ok=True)
+        extra.write_text(text, encoding="utf-8")
+    _git("init", "-q", cwd=dst)
+    _git("add", "-A", cwd=dst)
+    _git("commit", "-q", "--no-verify", "-m", "Snapshot of the template under test", cwd=dst)
+    return dst.resolve()
+
+
+def render_project(
+    template: Path, dst: Path, answers: Mapping[str, str], *, pretend: bool = False
+) -> Path:
+    """Render the template with copier's API, trust-free and without prompts.
+
+    Args:
+        template: Absolute path of a template repository (see make_template_repo).
+        dst: Folder to render into.
+        answers: Answers to give; the rest take their defaults.
+        pretend: Run every step (questions, validators, rendering) but write nothing.
+
+    Returns:
+        The rendered project's folder.
+    """
+    run_copy(
+        str(template),
+        str(dst),
+        data=dict(answers),
+        defaults=True,
+        unsafe=False,
+        quiet=True,
+        vcs_ref="HEAD",
+        pretend=pretend,
+    )
+    return dst
+
+
+def read_answers(project: Path) -> dict[str, Any]:
+    """Load a rendered project's copier answers file."""
+    loaded = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict), "the answers file is not a mapping"
+    return loaded
+
+
+@dataclass
+class Timings:
+    """Durations of named steps per answer set, reported at the end of the session."""
+
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @contextmanager
+    def measure(self, answer_set: str, step: str) -> Iterator[None]:
+        """Time the enclosed block as ``step`` of ``answer_set``, also when it fails."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds.setdefault(answer_set, {})[step] = time.perf_counter() - start
+
+    def report_lines(self) -> list[str]:
+        """One line per answer set: each step and its duration in seconds."""
+        return [
+            f"{answer_set}: " + ", ".join(f"{step} {value:.1f}s" for step, value in steps.items())
+            for answer_set, steps in sorted(self.seconds.items())
+        ]
+
+
+TIMINGS = Timings()
+
+
+def output_tail(text: str, *, lines: int = 60) -> str:
+    """The last ``lines`` lines of a command's output."""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+@dataclass
+class StepRunner:
+    """Runs commands in a rendered project as named, timed steps that must succeed."""
+
+    answer_set: str
+    cwd: Path
+    env: Mapping[str, str]
+    timeout_s: float = 1200.0
+
+    def run(self, step: str, command: Sequence[str | os.PathLike[str]]) -> str:
+        """Run ``command`` and fail the test with its output tail if it exits non-zero.
+
+        Args:
+            step: Name the step is timed and reported under.
+            command: Program and arguments.
+
+        Returns:
+            The command's combined standard output and error.
+        """
+        with TIMINGS.measure(self.answer_set, step):
+            result = subprocess.run(
+                [os.fspath(part) for part in command],
+                cwd=self.cwd,
+                env=dict(self.env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                timeout=self.timeout_s,
+                check=False,
+            )
+        shown = " ".join(os.fspath(part) for part in command)
+        assert result.returncode == 0, (
+            f"[{self.answer_set}] {step} failed: `{shown}` exited {result.returncode} "
+            f"in {self.cwd}\n--- output tail ---\n{output_tail(result.stdout)}"
+        )
+        return result.stdout

@@ -1,0 +1,133 @@
+"""Each answer set's generated project passes its own gate (slow: installs and trains).
+
+An answer set whose oldest Python is at most this interpreter's runs end to end: an editable
+install with the CPU torch build, then ``ruff check``, ``ruff format --check``, ``mypy``,
+``pytest``, ``python -m <package> --help`` and ``<project_slug> train``. A set that needs a newer
+Python is checked statically instead: its dependencies go into a venv of this interpreter and
+ruff and mypy run with the project's own targets; the runtime steps are skipped with the reason.
+
+Every step runs in the project's folder with its venv first on PATH; a failure shows the command and
+the tail of its output. Step durations are printed at the end of the session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.helpers import (
+    ANSWER_SETS,
+    RUNNING_PYTHON,
+    TIMINGS,
+    StepRunner,
+    min_python,
+    read_answers,
+    render_project,
+    runs_here,
+)
+from tests.install import (
+    create_venv_command,
+    install_dependencies_command,
+    install_project_command,
+    project_env,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class GeneratedProject:
+    """A rendered project installed into its own venv, with a runner for its commands."""
+
+    name: str
+    path: Path
+    package_name: str
+    project_slug: str
+    runnable: bool
+    steps: StepRunner
+
+    def require_runtime(self) -> None:
+        """Skip the calling test when this interpreter is too old to run the project."""
+        if not self.runnable:
+            pytest.skip(
+                f"{self.name} needs Python >= {min_python(ANSWER_SETS[self.name])}, "
+                f"this is {RUNNING_PYTHON}: checked statically only"
+            )
+
+
+@pytest.fixture(scope="module", params=sorted(ANSWER_SETS))
+def generated(
+    request: pytest.FixtureRequest,
+    template_repo: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    torch_index: str | None,
+    mypy_cache: Path,
+) -> GeneratedProject:
+    """Render one answer set into a fresh folder and install it (or only its dependencies)."""
+    name: str = request.param
+    with TIMINGS.measure(name, "render"):
+        path = render_project(
+            template_repo, tmp_path_factory.mktemp(name) / "project", ANSWER_SETS[name]
+        )
+    answers = read_answers(path)
+    venv = path / ".venv"
+    runnable = runs_here(ANSWER_SETS[name])
+    steps = StepRunner(
+        name, path, project_env(venv, torch_index=torch_index, mypy_cache=mypy_cache)
+    )
+    steps.run("venv", create_venv_command(venv))
+    install = install_project_command if runnable else install_dependencies_command
+    steps.run("install", install(venv))
+    return GeneratedProject(
+        name=name,
+        path=path,
+        package_name=str(answers["package_name"]),
+        project_slug=str(answers["project_slug"]),
+        runnable=runnable,
+        steps=steps,
+    )
+
+
+def test_ruff_check(generated: GeneratedProject) -> None:
+    """The generated project is lint-clean under its own ruff settings."""
+    generated.steps.run("ruff check", ["ruff", "check", "."])
+
+
+def test_ruff_format(generated: GeneratedProject) -> None:
+    """The generated project is formatted as its own ruff settings say."""
+    generated.steps.run("ruff format", ["ruff", "format", "--check", "."])
+
+
+def test_mypy(generated: GeneratedProject) -> None:
+    """The generated project type-checks with the files and target its pyproject.toml sets."""
+    generated.steps.run("mypy", ["mypy"])
+
+
+def test_pytest(generated: GeneratedProject) -> None:
+    """The generated project's own test suite passes."""
+    generated.require_runtime()
+    generated.steps.run("pytest", ["python", "-m", "pytest", "-p", "no:cacheprovider"])
+
+
+def test_module_entrypoint(generated: GeneratedProject) -> None:
+    """``python -m <package_name> --help`` answers."""
+    generated.require_runtime()
+    output = generated.steps.run(
+        "python -m --help", ["python", "-m", generated.package_name, "--help"]
+    )
+    assert "train" in output, f"`train` is not among the commands:\n{output}"
+
+
+def test_train(generated: GeneratedProject) -> None:
+    """``<project_slug> train`` on the shipped default config finishes and leaves a run behind."""
+    generated.require_runtime()
+    command = [generated.project_slug, "train", "--config", "configs/default.yaml"]
+    generated.steps.run("train", command)
+    runs = generated.path / "runs"
+    assert runs.is_dir(), "training wrote nothing under runs/"
+    assert any(path.is_file() for path in runs.rglob("*")), "runs/ holds no file after training"
