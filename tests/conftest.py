@@ -17,6 +17,7 @@ from tests.helpers import (
     ANSWER_SETS,
     GIT_IDENTITY,
     TIMINGS,
+    Answer,
     make_template_repo,
     read_answers,
     render_project,
@@ -45,7 +46,7 @@ def template_repo(git_identity: None, tmp_path_factory: pytest.TempPathFactory) 
 def render(template_repo: Path) -> Render:
     """Render the template snapshot: ``render(dst, **answers) -> Path``."""
 
-    def _render(dst: Path, **answers: str) -> Path:
+    def _render(dst: Path, **answers: Answer) -> Path:
         return render_project(template_repo, dst, answers)
 
     return _render
@@ -57,7 +58,7 @@ class RenderedProject:
 
     name: str
     path: Path
-    given: dict[str, str]
+    given: dict[str, Answer]
     recorded: dict[str, Any]
 
 

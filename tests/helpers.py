@@ -28,8 +28,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # What copier reads from the repository; tests, docs and CI stay out of the snapshot.
 TEMPLATE_PATHS = ("copier.yml", "includes", "template")
 
+# An answer as copier takes it: text, or a flag for a yes/no question.
+Answer = str | bool
+
 # project_name has no default, so every answer set gives one.
-ANSWER_SETS: dict[str, dict[str, str]] = {
+ANSWER_SETS: dict[str, dict[str, Answer]] = {
     "defaults": {"project_name": "My ML Project"},
     "apache_py310_odd_names": {
         "project_name": "Deep  Vision: Q3 Experiments!",
@@ -38,16 +41,21 @@ ANSWER_SETS: dict[str, dict[str, str]] = {
         "author_email": "zoe.o-brien+ml@lab.example.org",
         "license": "Apache-2.0",
         "python_version": "3.10",
+        "docs": True,
+        "docker": True,
     },
     "bsd_py312": {
         "project_name": "Tabular Baselines",
         "license": "BSD-3-Clause",
         "python_version": "3.12",
+        "ci": "none",
+        "docker": True,
     },
     "gpl_py313": {
         "project_name": "Speech Lab",
         "license": "GPL-3.0-only",
         "python_version": "3.13",
+        "ci": "none",
     },
     "proprietary_py311": {
         "project_name": "Acme Forecasting",
@@ -57,6 +65,8 @@ ANSWER_SETS: dict[str, dict[str, str]] = {
         "author_email": "ml@acme.example.com",
         "license": "Proprietary",
         "python_version": "3.11",
+        "docker": True,
+        "update_check": True,
     },
 }
 
@@ -124,7 +134,7 @@ def asked_questions(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def min_python(answers: Mapping[str, str]) -> str:
+def min_python(answers: Mapping[str, Answer]) -> str:
     """Oldest Python an answer set supports, falling back to copier.yml's default.
 
     Args:
@@ -134,7 +144,7 @@ def min_python(answers: Mapping[str, str]) -> str:
         A version such as ``"3.11"``.
     """
     default = str(load_copier_config()["python_version"]["default"])
-    return answers.get("python_version", default)
+    return str(answers.get("python_version", default))
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -142,7 +152,7 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def runs_here(answers: Mapping[str, str]) -> bool:
+def runs_here(answers: Mapping[str, Answer]) -> bool:
     """Whether this interpreter can run the project an answer set produces end to end."""
     return version_key(min_python(answers)) <= version_key(RUNNING_PYTHON)
 
@@ -213,7 +223,7 @@ def make_template_repo(
 
 
 def render_project(
-    template: Path, dst: Path, answers: Mapping[str, str], *, pretend: bool = False
+    template: Path, dst: Path, answers: Mapping[str, Answer], *, pretend: bool = False
 ) -> Path:
     """Render the template with copier's API, trust-free and without prompts.
 

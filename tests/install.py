@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from uv import find_uv_bin
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
 DEFAULT_TORCH_VERSION = "2.13.0"
@@ -134,8 +135,8 @@ def create_venv_command(venv: Path) -> list[str]:
     return [uv_bin(), "venv", "--quiet", "--python", sys.executable, str(venv)]
 
 
-def install_project_command(venv: Path) -> list[str]:
-    """Command that installs the project (editable, CPU torch) and its dev group into ``venv``."""
+def install_project_command(venv: Path, *, groups: Sequence[str] = ("dev",)) -> list[str]:
+    """Command that installs the project (editable, CPU torch) and its ``groups`` into ``venv``."""
     return [
         uv_bin(),
         "pip",
@@ -144,8 +145,7 @@ def install_project_command(venv: Path) -> list[str]:
         str(venv / "bin" / "python"),
         "-e",
         ".[cpu]",
-        "--group",
-        "dev",
+        *(option for group in groups for option in ("--group", group)),
     ]
 
 

@@ -102,7 +102,13 @@ def test_every_question_has_help(question: str) -> None:
 
 def test_computed_values_are_never_asked() -> None:
     """The values the template derives are ``when: false``, so copier never asks for them."""
-    computed = {"reserved_package_names", "python_versions", "python_target", "license_spdx"}
+    computed = {
+        "reserved_package_names",
+        "python_versions",
+        "python_target",
+        "license_spdx",
+        "has_update_check",
+    }
     for name in computed:
         assert CONFIG[name].get("when") is False, f"{name} would be asked"
 
@@ -178,9 +184,9 @@ def test_every_validator_is_exercised() -> None:
     assert validated <= {question for question, _ in GOOD_ANSWERS}
 
 
-@pytest.mark.parametrize("question", ["license", "python_version"])
+@pytest.mark.parametrize("question", ["license", "python_version", "ci"])
 def test_answer_sets_cover_every_choice(question: str) -> None:
-    """Every licence and every Python version is rendered by at least one answer set."""
+    """Every licence, Python version and CI choice is rendered by at least one answer set."""
     default = str(CONFIG[question]["default"])
     used = {answers.get(question, default) for answers in ANSWER_SETS.values()}
     assert used == set(_choices(question))

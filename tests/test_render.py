@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from tests.helpers import REPO_ROOT, load_copier_config, version_key
+from tests.workflows import matrix_pythons
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -71,16 +72,6 @@ def _pyproject(project: Path) -> dict[str, Any]:
 def _expected_pythons(rendered: RenderedProject) -> list[str]:
     oldest = version_key(str(rendered.recorded["python_version"]))
     return [version for version in SUPPORTED_PYTHONS if version_key(version) >= oldest]
-
-
-def _matrix_pythons(project: Path) -> Iterator[tuple[str, list[Any]]]:
-    """Yield (workflow file, python-version list) for every job matrix that lists versions."""
-    for workflow in sorted((project / ".github" / "workflows").glob("*.y*ml")):
-        document = yaml.safe_load(workflow.read_text(encoding="utf-8")) or {}
-        for job in (document.get("jobs") or {}).values():
-            matrix = (job.get("strategy") or {}).get("matrix") or {}
-            if isinstance(matrix, dict) and isinstance(matrix.get("python-version"), list):
-                yield workflow.name, matrix["python-version"]
 
 
 def _jinja_leftovers(relative: Path, text: str) -> list[str]:
@@ -156,9 +147,14 @@ def test_answers_file_records_the_render(rendered: RenderedProject, template_rep
 
 def test_computed_values_stay_out_of_answers(rendered: RenderedProject) -> None:
     """Derived values are recomputed on update, never stored as answers."""
-    stored = {"reserved_package_names", "python_versions", "python_target", "license_spdx"} & set(
-        rendered.recorded
-    )
+    computed = {
+        "reserved_package_names",
+        "python_versions",
+        "python_target",
+        "license_spdx",
+        "has_update_check",
+    }
+    stored = computed & set(rendered.recorded)
     assert not stored, f"computed values stored in the answers file: {sorted(stored)}"
 
 
@@ -194,8 +190,11 @@ def test_project_identity(rendered: RenderedProject) -> None:
     assert project["scripts"][slug].startswith(f"{rendered.recorded['package_name']}.")
 
 
-def test_python_versions_agree(rendered: RenderedProject) -> None:
-    """requires-python, classifiers, ruff, mypy and any CI matrix name the same Pythons."""
+def test_python_versions_agree(rendered: RenderedProject, tmp_path: Path) -> None:
+    """requires-python, classifiers, ruff, mypy and the CI test matrix name the same Pythons.
+
+    The CI matrix is read from pyproject.toml by a workflow step; that step is run here.
+    """
     expected = _expected_pythons(rendered)
     oldest = expected[0]
     pyproject = _pyproject(rendered.path)
@@ -208,7 +207,10 @@ def test_python_versions_agree(rendered: RenderedProject) -> None:
     assert classified == expected
     assert pyproject["tool"]["ruff"]["target-version"] == f"py{oldest.replace('.', '')}"
     assert str(pyproject["tool"]["mypy"]["python_version"]) == oldest
-    for workflow, versions in _matrix_pythons(rendered.path):
+    matrices = list(matrix_pythons(rendered.path, tmp_path))
+    if rendered.recorded["ci"] == "github":
+        assert matrices, "the GitHub workflows hold no Python matrix"
+    for workflow, versions in matrices:
         assert versions == expected, f"{workflow}: matrix {versions!r} != {expected!r}"
 
 

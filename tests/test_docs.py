@@ -1,0 +1,193 @@
+"""Documentation: the template's own site, and the site a generated project gets with ``docs``.
+
+The template's site (mkdocs.yml, docs/) is built once per session with ``mkdocs build --strict``,
+so a broken link, a page left out of the nav or a marker the hook cannot fill fails it. Its
+reference pages and snippets are generated from copier.yml and from a project rendered with the
+default answers (docs/hooks/template_docs.py); the tests below check what they hold. The build's
+duration is printed with the step durations at the end of the session.
+
+A generated project's site is checked statically here for every answer set: its files exist with
+``docs`` and are absent without. Building it needs the project installed, so that runs with the
+project's gate in tests/test_generated_project.py.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+from tests.helpers import (
+    ANSWER_SETS,
+    REPO_ROOT,
+    TIMINGS,
+    asked_questions,
+    load_copier_config,
+    output_tail,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from tests.conftest import Render, RenderedBy, RenderedProject
+
+BUILD_TIMEOUT_S = 300
+GENERATED_SITE_FILES = (
+    "mkdocs.yml",
+    "docs/index.md",
+    "docs/configuration.md",
+    "docs/reference.md",
+    "docs/hooks/reference.py",
+)
+DOCS_ANSWER_SETS = sorted(name for name, answers in ANSWER_SETS.items() if answers.get("docs"))
+DEFAULT_COMMANDS = ("", "train", "evaluate", "config", "config show", "config validate")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template's site, built strictly into a temporary folder."""
+    site = tmp_path_factory.mktemp("site")
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)]
+    with TIMINGS.measure("template docs", "mkdocs build --strict"):
+        result = subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
+            check=False,
+        )
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{output_tail(result.stdout)}"
+    return site
+
+
+def _page_text(site: Path, page: str) -> str:
+    """A built page's article as plain text (tags removed, entities decoded)."""
+    source = (site / page / "index.html").read_text(encoding="utf-8")
+    article = source[source.index("<article") : source.index("</article>")]
+    return html.unescape(re.sub(r"<[^>]+>", "", article))
+
+
+def _page_html(site: Path, page: str) -> str:
+    return (site / page / "index.html").read_text(encoding="utf-8")
+
+
+def _nav_files(nav: list[Any]) -> Iterator[str]:
+    for entry in nav:
+        values = entry.values() if isinstance(entry, dict) else [entry]
+        for value in values:
+            if isinstance(value, list):
+                yield from _nav_files(value)
+            else:
+                yield str(value)
+
+
+# ------------------------------------------------------------------------------------------------
+# The template's own site
+# ------------------------------------------------------------------------------------------------
+def test_every_page_is_in_the_nav() -> None:
+    """Each Markdown page under docs/ is reachable from the nav, and each nav entry exists."""
+    config = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    in_nav = set(_nav_files(config["nav"]))
+    docs = REPO_ROOT / "docs"
+    pages = {
+        path.relative_to(docs).as_posix()
+        for path in docs.rglob("*.md")
+        if "hooks" not in path.relative_to(docs).parts
+    }
+    assert pages - in_nav == set(), f"pages missing from the nav: {sorted(pages - in_nav)}"
+    assert in_nav - pages == set(), f"nav entries without a page: {sorted(in_nav - pages)}"
+
+
+def test_site_builds_strictly(site: Path) -> None:
+    """``mkdocs build --strict`` succeeds and writes the home page."""
+    assert (site / "index.html").is_file()
+
+
+def test_questions_page_lists_every_question(site: Path) -> None:
+    """The questions reference has a section for every question copier asks, with its help."""
+    page = _page_html(site, "reference/questions")
+    text = _page_text(site, "reference/questions")
+    for name, spec in asked_questions(load_copier_config()).items():
+        assert f'id="{name}"' in page, f"no section for the question {name!r}"
+        first_words = " ".join(str(spec["help"]).replace("`", "").split()[:6])
+        assert first_words in " ".join(text.split()), f"{name}: help text not shown"
+
+
+def test_cli_page_lists_every_command(site: Path) -> None:
+    """The command line reference shows the ``--help`` of each command of a default project."""
+    text = _page_text(site, "reference/cli")
+    for command in DEFAULT_COMMANDS:
+        usage = " ".join(["Usage: my-ml-project", command]).strip()
+        assert usage in text, f"no help for `my-ml-project {command}`"
+    assert "config keys" in text
+
+
+def test_tutorial_shows_the_rendered_config(site: Path, render: Render, tmp_path: Path) -> None:
+    """The tutorial's config snippet is the file a render with the default answers holds."""
+    project = render(tmp_path / "project")
+    shipped = (project / "configs" / "default.yaml").read_text(encoding="utf-8").strip()
+    assert shipped in _page_text(site, "tutorial"), "the tutorial shows another default config"
+
+
+# ------------------------------------------------------------------------------------------------
+# The site of a generated project (answer `docs`)
+# ------------------------------------------------------------------------------------------------
+def _dependency_groups(project: Path) -> dict[str, list[str]]:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    groups: dict[str, list[str]] = pyproject.get("dependency-groups", {})
+    return groups
+
+
+def test_docs_answer_adds_or_removes_the_site(rendered: RenderedProject) -> None:
+    """``docs`` true: mkdocs.yml, docs/ and a docs group; false: none of them, no mention."""
+    project = rendered.path
+    groups = _dependency_groups(project)
+    if rendered.recorded["docs"] is True:
+        missing = [name for name in GENERATED_SITE_FILES if not (project / name).is_file()]
+        assert not missing, f"docs=true but missing: {missing}"
+        requirements = " ".join(groups.get("docs", []))
+        for package in ("mkdocs", "mkdocs-material", "mkdocstrings[python]"):
+            assert package in requirements, f"the docs group lacks {package}"
+        return
+    assert not (project / "mkdocs.yml").exists(), "docs=false but mkdocs.yml exists"
+    assert not (project / "docs").exists(), "docs=false but docs/ exists"
+    assert "docs" not in groups, "docs=false but pyproject.toml has a docs group"
+    mentions = [
+        path.relative_to(project).as_posix()
+        for path in project.rglob("*")
+        if path.is_file()
+        and ".git" not in path.parts
+        and "mkdocs" in path.read_text(encoding="utf-8", errors="replace")
+    ]
+    assert not mentions, f"docs=false but mkdocs is mentioned in {mentions}"
+
+
+@pytest.mark.parametrize("name", DOCS_ANSWER_SETS)
+def test_generated_site_config(name: str, rendered_by_name: RenderedBy) -> None:
+    """The generated mkdocs.yml is strict, Material, Google-style API docs, the project's name."""
+    rendered = rendered_by_name(name)
+    config = yaml.safe_load((rendered.path / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert config["site_name"] == rendered.recorded["project_name"]
+    assert config["site_description"] == rendered.recorded["description"]
+    assert config["strict"] is True
+    assert config["theme"]["name"] == "material"
+    plugins = {next(iter(p)) if isinstance(p, dict) else p: p for p in config["plugins"]}
+    python = plugins["mkdocstrings"]["mkdocstrings"]["handlers"]["python"]
+    assert python["options"]["docstring_style"] == "google"
+    assert python["paths"] == ["src"]
+    for hook in config["hooks"]:
+        assert (rendered.path / hook).is_file(), f"hook {hook} does not exist"
+    for page in _nav_files(config["nav"]):
+        assert (rendered.path / "docs" / page).is_file(), f"nav entry {page} does not exist"

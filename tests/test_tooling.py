@@ -1,0 +1,508 @@
+"""The generated project's tooling: pre-commit, GitHub Actions, Dependabot, make and Docker.
+
+Each file is checked offline the way its own tool reads it: pre-commit's ``validate-config``, the
+JSON schemas that check-jsonschema ships for workflows and Dependabot, GNU make's dry run,
+dockerfile-parse for the Dockerfile and ``json`` for the dev container. Workflow shell steps that
+need no GitHub expression run here (tests.workflows). Hook repositories and base images cannot be
+fetched here, so no hook runs and no image is built; the slow gate runs ruff and mypy directly.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
+from identify.identify import tags_from_path
+
+from tests.helpers import ANSWER_SETS, REPO_ROOT, load_copier_config, render_project
+from tests.workflows import (
+    jobs,
+    load_workflow,
+    run_commands,
+    run_step,
+    step_by_name,
+    workflows,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from tests.conftest import RenderedBy, RenderedProject
+
+CONFIG = load_copier_config()
+MAKE = shutil.which("make")
+needs_make = pytest.mark.skipif(MAKE is None, reason="GNU make is not installed")
+
+
+def _answer(answers: dict[str, Any], question: str) -> Any:
+    return answers.get(question, CONFIG[question]["default"])
+
+
+GITHUB_SETS = sorted(name for name, a in ANSWER_SETS.items() if _answer(a, "ci") == "github")
+DOCKER_SETS = sorted(name for name, a in ANSWER_SETS.items() if _answer(a, "docker"))
+UPDATE_CHECK_SETS = sorted(
+    name for name in GITHUB_SETS if _answer(ANSWER_SETS[name], "update_check")
+)
+
+# The pre-commit hooks STANDARDS.md asks for, by hook id.
+REQUIRED_HOOKS = {
+    "trailing-whitespace",
+    "end-of-file-fixer",
+    "check-yaml",
+    "check-toml",
+    "check-merge-conflict",
+    "check-added-large-files",
+    "detect-private-key",
+    "no-commit-to-branch",
+    "ruff-check",
+    "ruff-format",
+    "mypy",
+    "nbstripout",
+}
+RELEASE_TAG = re.compile(r"v?\d+\.\d+\.\d+")
+DOCKER_INSTRUCTIONS = {
+    "COMMENT", "ARG", "FROM", "COPY", "ENV", "WORKDIR", "RUN", "USER", "ENTRYPOINT", "CMD",
+}  # fmt: skip
+# The file hooks of pre-commit-hooks, as modules, with the identify tag pre-commit selects files by.
+FILE_HOOKS = {
+    "trailing_whitespace_fixer": ("text", []),
+    "end_of_file_fixer": ("text", []),
+    "check_yaml": ("yaml", []),
+    "check_toml": ("toml", []),
+    "check_merge_conflict": ("text", ["--assume-in-merge"]),
+    "check_added_large_files": ("file", ["--enforce-all"]),
+    "detect_private_key": ("text", []),
+}
+CUDA_RUNTIME = re.compile(r"nvidia/cuda:12\.8\.\d+-cudnn-runtime-ubuntu24\.04")
+
+
+def _run(command: Sequence[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _pyproject(project: Path) -> dict[str, Any]:
+    return tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def _make_dry_run(project: Path, *targets: str) -> list[str]:
+    """The commands ``make -n`` prints for ``targets``, in order."""
+    assert MAKE is not None
+    result = _run([MAKE, "--no-print-directory", "-n", *targets], project)
+    assert result.returncode == 0, f"make -n {' '.join(targets)} failed:\n{result.stdout}"
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def _check_schema(schema: str, files: Sequence[Path]) -> None:
+    """Validate ``files`` against a schema check-jsonschema ships, without the network."""
+    result = _run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *files],
+        REPO_ROOT,
+    )
+    assert result.returncode == 0, f"{schema} rejects {[f.name for f in files]}:\n{result.stdout}"
+
+
+# --- Which files an answer set gets -----------------------------------------------------------
+
+
+def _expected_files(recorded: dict[str, Any]) -> dict[str, bool]:
+    github = recorded["ci"] == "github"
+    docker = bool(recorded["docker"])
+    return {
+        ".pre-commit-config.yaml": True,
+        "Makefile": True,
+        ".github": github,
+        ".github/workflows/ci.yml": github,
+        ".github/dependabot.yml": github,
+        ".github/workflows/update-check.yml": github and bool(recorded.get("update_check")),
+        "Dockerfile": docker,
+        ".dockerignore": docker,
+        ".devcontainer/devcontainer.json": docker,
+    }
+
+
+def test_tooling_files_follow_the_answers(rendered: RenderedProject) -> None:
+    """ci, docker and update_check add their files, and nothing of theirs is left otherwise."""
+    wrong = [
+        f"{path}: {'missing' if expected else 'present'}"
+        for path, expected in _expected_files(rendered.recorded).items()
+        if (rendered.path / path).exists() != expected
+    ]
+    assert not wrong, f"{rendered.name}: " + "; ".join(wrong)
+
+
+def test_readme_sections_follow_the_answers(rendered: RenderedProject) -> None:
+    """The README documents CI only with GitHub Actions and Docker only with the Dockerfile."""
+    readme = (rendered.path / "README.md").read_text(encoding="utf-8")
+    assert ("## Continuous integration" in readme) == (rendered.recorded["ci"] == "github")
+    assert ("## Docker" in readme) == bool(rendered.recorded["docker"])
+    assert "pre-commit install" in readme
+    assert "make check" in readme
+
+
+def test_update_check_needs_github_ci(template_repo: Path, tmp_path: Path) -> None:
+    """update_check=true with ci=none adds no workflow: the skipped answer's value is ignored."""
+    project = render_project(
+        template_repo,
+        tmp_path / "project",
+        {"project_name": "No CI", "ci": "none", "update_check": True},
+    )
+    assert not (project / ".github").exists()
+
+
+@pytest.mark.parametrize("question", ["docker", "update_check"])
+def test_answer_sets_cover_both_ways(question: str) -> None:
+    """Each yes/no tooling question is rendered both ways by the answer sets."""
+    sets = GITHUB_SETS if question == "update_check" else sorted(ANSWER_SETS)
+    used = {bool(_answer(ANSWER_SETS[name], question)) for name in sets}
+    assert used == {True, False}
+
+
+# --- pre-commit --------------------------------------------------------------------------------
+
+
+def _pre_commit_hooks(project: Path) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Each hook of .pre-commit-config.yaml by id, with the repository entry it belongs to."""
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    return {hook["id"]: (repo, hook) for repo in config["repos"] for hook in repo["hooks"]}
+
+
+def test_pre_commit_config_is_valid(rendered_by_name: RenderedBy) -> None:
+    """pre-commit itself accepts the config (the hook repositories are not fetched)."""
+    project = rendered_by_name("defaults").path
+    result = _run(
+        [sys.executable, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml"],
+        project,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_pre_commit_hooks(rendered_by_name: RenderedBy) -> None:
+    """The standard hooks are there, pinned to release tags, and scoped as intended."""
+    hooks = _pre_commit_hooks(rendered_by_name("defaults").path)
+    assert set(hooks) >= REQUIRED_HOOKS, f"missing hooks: {sorted(REQUIRED_HOOKS - set(hooks))}"
+    for repo, _ in hooks.values():
+        assert repo["repo"] == "local" or RELEASE_TAG.fullmatch(repo["rev"]), repo
+    assert hooks["no-commit-to-branch"][1]["args"] == ["--branch", "main"]
+    assert hooks["ruff-check"][1]["args"] == ["--fix"]
+    assert hooks["nbstripout"][1]["files"] == "^notebooks/"
+
+
+@needs_make
+def test_mypy_hook_runs_in_the_project_environment(rendered_by_name: RenderedBy) -> None:
+    """The mypy hook is local and system, running the exact command of ``make typecheck``."""
+    project = rendered_by_name("defaults").path
+    repo, hook = _pre_commit_hooks(project)["mypy"]
+    assert repo["repo"] == "local"
+    assert hook["language"] == "system"
+    assert hook["pass_filenames"] is False
+    assert [hook["entry"]] == _make_dry_run(project, "typecheck")
+
+
+def test_rendered_files_pass_the_file_hooks(rendered: RenderedProject, tmp_path: Path) -> None:
+    """A first ``pre-commit run --all-files`` changes nothing: the file hooks pass as rendered.
+
+    The hooks run from the installed pre-commit-hooks package, pinned to the config's rev.
+    """
+    project = shutil.copytree(rendered.path, tmp_path / "project")
+    # As in a user's first commit: the merge-conflict and large-file hooks ask git.
+    assert _run(["git", "init", "-q"], project).returncode == 0
+    files = sorted(str(path.relative_to(project)) for path in project.rglob("*") if path.is_file())
+    failed = []
+    for module, (tag, args) in FILE_HOOKS.items():
+        selected = [name for name in files if tag in tags_from_path(str(project / name))]
+        result = _run(
+            [sys.executable, "-m", f"pre_commit_hooks.{module}", *args, *selected], project
+        )
+        if result.returncode != 0:
+            failed.append(f"{module}:\n{result.stdout}")
+    assert not failed, "\n".join(failed)
+
+
+def test_file_hooks_package_matches_the_rev(rendered_by_name: RenderedBy) -> None:
+    """The pre-commit-hooks release these tests run is the one the generated config pins."""
+    repo, _ = _pre_commit_hooks(rendered_by_name("defaults").path)["trailing-whitespace"]
+    assert repo["rev"] == f"v{importlib.metadata.version('pre-commit-hooks')}"
+
+
+def test_ruff_hook_matches_the_ruff_floor(rendered_by_name: RenderedBy) -> None:
+    """The ruff-pre-commit rev is the lowest ruff the dev group allows, so both format alike."""
+    project = rendered_by_name("defaults").path
+    dev = _pyproject(project)["dependency-groups"]["dev"]
+    floors = [match[1] for spec in dev if (match := re.fullmatch(r"ruff>=([\d.]+)", spec))]
+    assert len(floors) == 1, f"no single ruff>= floor in the dev group: {dev}"
+    repo, _ = _pre_commit_hooks(project)["ruff-check"]
+    assert repo["rev"] == f"v{floors[0]}"
+
+
+# --- GitHub Actions and Dependabot -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_github_files_match_their_schemas(rendered_by_name: RenderedBy, name: str) -> None:
+    """Workflows and dependabot.yml validate against their published schemas (vendored)."""
+    project = rendered_by_name(name).path
+    files = workflows(project)
+    assert files, "no workflow rendered"
+    _check_schema("vendor.github-workflows", files)
+    _check_schema("custom.github-workflows-require-timeout", files)
+    _check_schema("vendor.dependabot", [project / ".github" / "dependabot.yml"])
+
+
+def _repository_github_files() -> list[tuple[str, Path]]:
+    github = REPO_ROOT / ".github"
+    found = [("vendor.github-workflows", path) for path in sorted(github.glob("workflows/*.y*ml"))]
+    found += [("vendor.dependabot", path) for path in sorted(github.glob("dependabot.y*ml"))]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    _repository_github_files(),
+    ids=[path.name for _, path in _repository_github_files()],
+)
+def test_repository_github_files_match_their_schemas(schema: str, path: Path) -> None:
+    """This repository's own workflows and dependabot.yml validate too."""
+    _check_schema(schema, [path])
+
+
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_workflows_are_least_privilege(rendered_by_name: RenderedBy, name: str) -> None:
+    """Read-only token, no persisted credentials, and CI cancels superseded runs."""
+    for path in workflows(rendered_by_name(name).path):
+        workflow = load_workflow(path)
+        assert workflow["permissions"] == {"contents": "read"}, path.name
+        for job_id, job in jobs(workflow).items():
+            assert "permissions" not in job, f"{path.name}:{job_id} widens the permissions"
+            for step in job["steps"]:
+                if str(step.get("uses", "")).startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, f"{path.name}:{job_id}"
+    ci = load_workflow(rendered_by_name(name).path / ".github" / "workflows" / "ci.yml")
+    assert ci["concurrency"]["cancel-in-progress"] is True
+
+
+@needs_make
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_ci_runs_what_make_runs(rendered_by_name: RenderedBy, name: str) -> None:
+    """Every command of the CI gates is a ``make install``/``make check`` command, and back."""
+    project = rendered_by_name(name).path
+    ci = jobs(load_workflow(project / ".github" / "workflows" / "ci.yml"))
+    ci_commands = {command for job in ci.values() for command in run_commands(job)}
+    make_commands = set(_make_dry_run(project, "install", "check"))
+    assert ci_commands == make_commands
+    assert all("--extra cpu" in c for c in ci_commands if c.startswith("uv sync")), ci_commands
+
+
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_ci_tests_every_python_with_uv_caching(rendered_by_name: RenderedBy, name: str) -> None:
+    """The test job runs its matrix Python through setup-uv, with the uv cache on."""
+    ci = jobs(load_workflow(rendered_by_name(name).path / ".github" / "workflows" / "ci.yml"))
+    for job in ci.values():
+        for step in job["steps"]:
+            if str(step.get("uses", "")).startswith("astral-sh/setup-uv@"):
+                assert step["with"]["enable-cache"] is True
+    setup = next(s for s in ci["test"]["steps"] if s.get("uses", "").startswith("astral-sh/"))
+    assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
+
+
+def _fake_uvx(folder: Path, report: dict[str, Any]) -> Path:
+    """A uvx stand-in that checks it was asked for ``copier check-update`` and prints ``report``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "uvx"
+    script.write_text(
+        "#!/bin/sh\n"
+        '[ "$3" = copier ] && [ "$4" = check-update ] || { echo "unexpected: $*"; exit 9; }\n'
+        f"echo '{json.dumps(report)}'\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    return folder
+
+
+@pytest.mark.parametrize("name", UPDATE_CHECK_SETS)
+@pytest.mark.parametrize("available", [True, False], ids=["update", "current"])
+def test_update_check_step(
+    rendered_by_name: RenderedBy, tmp_path: Path, name: str, *, available: bool
+) -> None:
+    """The weekly check fails with an annotation naming both versions only if one is newer."""
+    project = rendered_by_name(name).path
+    workflow = load_workflow(project / ".github" / "workflows" / "update-check.yml")
+    step = step_by_name(jobs(workflow)["check-update"], "Compare with the newest template release")
+    report = {"update_available": available, "current_version": "1.2.0", "latest_version": "1.4.0"}
+    fake = _fake_uvx(tmp_path / "bin", report)
+    result = run_step(step, cwd=project, scratch=tmp_path / "step", path_prefix=[fake])
+    if available:
+        assert result.returncode == 1, result.output
+        assert "::error title=Template update available::" in result.output
+        assert "1.4.0" in result.output
+        assert "1.2.0" in result.output
+        assert "copier update" in result.output
+    else:
+        assert result.returncode == 0, result.output
+        assert "::error" not in result.output
+
+
+# --- make --------------------------------------------------------------------------------------
+
+
+@needs_make
+def test_make_help_lists_every_target(rendered_by_name: RenderedBy) -> None:
+    """``make`` alone prints the help, which names every phony target with a description."""
+    project = rendered_by_name("proprietary_py311").path
+    assert MAKE is not None
+    result = _run([MAKE, "--no-print-directory"], project)
+    assert result.returncode == 0, result.stdout
+    listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    phony = re.search(r"^\.PHONY:(.*)$", (project / "Makefile").read_text(), re.MULTILINE)
+    assert phony, "no .PHONY line"
+    assert listed == set(phony[1].split())
+
+
+@needs_make
+def test_make_train_runs_the_console_script(rendered_by_name: RenderedBy) -> None:
+    """``make train`` calls the project's own console script with the shipped config."""
+    rendered = rendered_by_name("proprietary_py311")
+    slug = str(rendered.recorded["project_slug"])
+    assert slug in _pyproject(rendered.path)["project"]["scripts"]
+    assert _make_dry_run(rendered.path, "train") == [
+        f"uv run --no-sync {slug} train --config configs/default.yaml"
+    ]
+    assert (rendered.path / "configs" / "default.yaml").is_file()
+
+
+@needs_make
+def test_make_install_picks_the_torch_build(rendered_by_name: RenderedBy) -> None:
+    """``TORCH=`` selects one of the pyproject.toml extras; CPU is the default."""
+    project = rendered_by_name("defaults").path
+    extras = _pyproject(project)["project"]["optional-dependencies"]
+    assert MAKE is not None
+    for extra in extras:
+        result = _run([MAKE, "-n", "install", f"TORCH={extra}"], project)
+        assert result.stdout.strip() == f"uv sync --extra {extra} --group dev"
+    assert _make_dry_run(project, "install") == ["uv sync --extra cpu --group dev"]
+
+
+# --- Docker ------------------------------------------------------------------------------------
+
+
+def _dockerfile(project: Path, **build_args: str) -> DockerfileParser:
+    content = (project / "Dockerfile").read_bytes()
+    return DockerfileParser(fileobj=io.BytesIO(content), build_args=build_args)
+
+
+def _instructions(parser: DockerfileParser, name: str) -> list[str]:
+    return [str(item["value"]) for item in parser.structure if item["instruction"] == name]
+
+
+def _stages(parser: DockerfileParser) -> list[str]:
+    return [value.split()[-1] for value in _instructions(parser, "FROM") if " AS " in value]
+
+
+@pytest.mark.parametrize("name", DOCKER_SETS)
+def test_dockerfile_builds_one_image_per_torch_extra(
+    rendered_by_name: RenderedBy, name: str
+) -> None:
+    """TORCH selects a runtime stage for each extra; the CUDA one is the 12.8 cuDNN runtime."""
+    rendered = rendered_by_name(name)
+    extras = set(_pyproject(rendered.path)["project"]["optional-dependencies"])
+    default = _dockerfile(rendered.path)
+    assert {item["instruction"] for item in default.structure} <= DOCKER_INSTRUCTIONS
+    assert "TORCH=cpu" in _instructions(default, "ARG")
+    assert f"PYTHON_VERSION={rendered.recorded['python_version']}" in _instructions(default, "ARG")
+    for extra in extras:
+        parser = _dockerfile(rendered.path, TORCH=extra)
+        assert parser.baseimage == f"runtime-{extra}", extra
+        assert f"runtime-{extra}" in _stages(parser)
+    images = _dockerfile(rendered.path).parent_images
+    assert any(CUDA_RUNTIME.fullmatch(image) for image in images), images
+    external = [image for image in images if image not in _stages(default)]
+    assert all(":" in image and not image.endswith(":latest") for image in external), external
+
+
+@pytest.mark.parametrize("name", DOCKER_SETS)
+def test_dockerfile_installs_the_lock_and_runs_unprivileged(
+    rendered_by_name: RenderedBy, name: str
+) -> None:
+    """The image holds what uv.lock pins and runs the console script as a non-root user."""
+    rendered = rendered_by_name(name)
+    parser = _dockerfile(rendered.path)
+    syncs = [run for run in _instructions(parser, "RUN") if "uv sync" in run]
+    assert syncs, "no uv sync"
+    assert all("--locked" in run and '--extra "${TORCH}"' in run for run in syncs), syncs
+    stages = _stages(parser)
+    for copy in _instructions(parser, "COPY"):
+        if copy.startswith("--from="):
+            assert copy.split()[0].removeprefix("--from=") in stages, copy
+    assert _instructions(parser, "USER")[-1] not in {"root", "0"}
+    slug = str(rendered.recorded["project_slug"])
+    assert json.loads(_instructions(parser, "ENTRYPOINT")[-1]) == [slug]
+    assert slug in _pyproject(rendered.path)["project"]["scripts"]
+
+
+@pytest.mark.parametrize("name", DOCKER_SETS)
+def test_dockerignore_lets_through_only_what_is_copied(
+    rendered_by_name: RenderedBy, name: str
+) -> None:
+    """.dockerignore is an allowlist holding every path the Dockerfile copies from the context."""
+    project = rendered_by_name(name).path
+    patterns = [
+        line.strip()
+        for line in (project / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert patterns[0] == "*", "the first pattern must exclude everything"
+    allowed = {pattern.removeprefix("!").rstrip("/") for pattern in patterns if pattern[0] == "!"}
+    copied = {
+        source
+        for copy in _instructions(_dockerfile(project), "COPY")
+        if not copy.startswith("--from=")
+        for source in copy.split()[:-1]
+    }
+    assert copied <= allowed, f"copied but ignored: {sorted(copied - allowed)}"
+    shipped = {path for path in allowed if path != "uv.lock"}
+    assert all((project / path).exists() for path in shipped), shipped
+
+
+@pytest.mark.parametrize("name", DOCKER_SETS)
+def test_devcontainer(rendered_by_name: RenderedBy, name: str) -> None:
+    """devcontainer.json is plain JSON on the project's Python, installing with ``make install``."""
+    rendered = rendered_by_name(name)
+    config = json.loads(
+        (rendered.path / ".devcontainer" / "devcontainer.json").read_text(encoding="utf-8")
+    )
+    assert config["name"] == rendered.recorded["project_name"]
+    assert f"python:1-{rendered.recorded['python_version']}-" in config["image"]
+    assert "make install" in config["postCreateCommand"]
+    assert any(arg.startswith("--shm-size=") for arg in config["runArgs"])
+
+
+@pytest.mark.parametrize("name", DOCKER_SETS)
+def test_readme_docker_commands(rendered_by_name: RenderedBy, name: str) -> None:
+    """The README's Docker section builds both images and runs with GPUs and shared memory."""
+    rendered = rendered_by_name(name)
+    readme = (rendered.path / "README.md").read_text(encoding="utf-8")
+    slug = str(rendered.recorded["project_slug"])
+    section = readme.split("## Docker", 1)[1].split("\n## ", 1)[0]
+    assert f"docker build -t {slug}:cpu ." in section
+    assert f"docker build --build-arg TORCH=cu128 -t {slug}:cuda ." in section
+    assert "--gpus all" in section
+    assert "--shm-size=" in section
