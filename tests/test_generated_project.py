@@ -2,9 +2,11 @@
 
 An answer set whose oldest Python is at most this interpreter's runs end to end: an editable
 install with the CPU torch build, then ``ruff check``, ``ruff format --check``, ``mypy``,
-``pytest``, ``python -m <package> --help`` and ``<project_slug> train``. A set that needs a newer
-Python is checked statically instead: its dependencies go into a venv of this interpreter and
-ruff and mypy run with the project's own targets; the runtime steps are skipped with the reason.
+``pytest``, ``python -m <package> --help`` and ``<project_slug> train``; a set that answers
+``docs`` also installs the ``docs`` group and runs ``mkdocs build --strict``. A set that needs a
+newer Python is checked statically instead: its dependencies go into a venv of this interpreter
+and ruff and mypy run with the project's own targets; the runtime steps are skipped with the
+reason.
 
 Every step runs in the project's folder with its venv first on PATH; a failure shows the command and
 the tail of its output. Step durations are printed at the end of the session.
@@ -49,6 +51,7 @@ class GeneratedProject:
     package_name: str
     project_slug: str
     runnable: bool
+    has_docs: bool
     steps: StepRunner
 
     def require_runtime(self) -> None:
@@ -81,14 +84,19 @@ def generated(
         name, path, project_env(venv, torch_index=torch_index, mypy_cache=mypy_cache)
     )
     steps.run("venv", create_venv_command(venv))
-    install = install_project_command if runnable else install_dependencies_command
-    steps.run("install", install(venv))
+    has_docs = answers.get("docs") is True
+    if runnable:
+        groups = ("dev", "docs") if has_docs else ("dev",)
+        steps.run("install", install_project_command(venv, groups=groups))
+    else:
+        steps.run("install", install_dependencies_command(venv))
     return GeneratedProject(
         name=name,
         path=path,
         package_name=str(answers["package_name"]),
         project_slug=str(answers["project_slug"]),
         runnable=runnable,
+        has_docs=has_docs,
         steps=steps,
     )
 
@@ -131,3 +139,36 @@ def test_train(generated: GeneratedProject) -> None:
     runs = generated.path / "runs"
     assert runs.is_dir(), "training wrote nothing under runs/"
     assert any(path.is_file() for path in runs.rglob("*")), "runs/ holds no file after training"
+
+
+def test_docs_build(generated: GeneratedProject) -> None:
+    """With ``docs``, ``mkdocs build --strict`` succeeds and the API page documents the package."""
+    generated.require_runtime()
+    if not generated.has_docs:
+        pytest.skip(f"{generated.name} answers docs=false: no site to build")
+    generated.steps.run("mkdocs build", ["mkdocs", "build", "--strict", "--site-dir", "site"])
+    api = (generated.path / "site" / "reference" / "index.html").read_text(encoding="utf-8")
+    assert "load_config" in api, "the API reference does not document load_config"
+    keys = (generated.path / "site" / "configuration" / "index.html").read_text(encoding="utf-8")
+    assert "optim.lr" in keys, "the configuration page has no generated key table"
+
+
+def test_parity_benchmark(generated: GeneratedProject) -> None:
+    """The parity benchmark runs on a tiny setting and prints both rates and their ratio.
+
+    Timing is not asserted here: the figures mean something only on a quiet machine.
+    """
+    generated.require_runtime()
+    command = [
+        "python",
+        "benchmarks/parity.py",
+        "--samples",
+        "512",
+        "--epochs",
+        "1",
+        "--repeats",
+        "1",
+    ]
+    output = generated.steps.run("benchmark", command)
+    for label in ("trainer:", "plain loop:", "ratio trainer/plain:"):
+        assert label in output, f"the benchmark printed no {label!r} line:\n{output}"

@@ -4,7 +4,7 @@ A checkpoint is a folder ``step-00000120/`` holding ``model.safetensors`` (the w
 without running any code) and ``state.pt`` (optimizer, step, config, RNG states; loaded with
 ``weights_only=True`` only). It is written into a hidden staging folder, flushed to disk, then
 renamed into place, so a crash mid-save never damages an earlier checkpoint. The small pointer
-files ``latest`` and ``best`` name the newest and the best checkpoint and are replaced atomically.
+files ``last`` and ``best`` name the newest and the best checkpoint and are replaced atomically.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ __all__ = [
     "STATE_FILE",
     "Checkpoint",
     "atomic_write_text",
+    "find_last_checkpoint",
     "load_checkpoint",
     "load_weights",
+    "prune_checkpoints",
     "resolve_checkpoint",
     "save_checkpoint",
     "set_pointer",
@@ -63,7 +65,7 @@ class Checkpoint:
 def save_checkpoint(
     directory: Path, *, model: nn.Module, state: Mapping[str, Any], step: int
 ) -> Path:
-    """Save ``model``'s weights and ``state`` as ``directory/step-<step>``; point ``latest`` there.
+    """Save ``model``'s weights and ``state`` as ``directory/step-<step>``; point ``last`` there.
 
     Args:
         directory: Folder holding all checkpoints of a run; created if missing.
@@ -76,8 +78,9 @@ def save_checkpoint(
     """
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"step-{step:08d}"
+    for leftover in directory.glob(".step-*.tmp"):  # from a crash during an earlier save
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = directory / f".{final.name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)  # left over from a crash during an earlier save
     staging.mkdir()
     safetensors.torch.save_model(model, str(staging / MODEL_FILE))
     torch.save({"format_version": FORMAT_VERSION, **state}, staging / STATE_FILE)
@@ -88,8 +91,30 @@ def save_checkpoint(
         shutil.rmtree(final)
     staging.rename(final)
     _fsync(directory)
-    set_pointer(directory, "latest", final)
+    set_pointer(directory, "last", final)
     return final
+
+
+def prune_checkpoints(directory: Path, *, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest checkpoints, never one a pointer names; return them."""
+    pointed = {_pointer_target(directory / name) for name in ("last", "best")}
+    folders = sorted(directory.glob("step-*"))
+    doomed = [folder for folder in folders[:-keep] if folder.name not in pointed]
+    for folder in doomed:
+        shutil.rmtree(folder)
+    return doomed
+
+
+def find_last_checkpoint(output_dir: Path) -> Path:
+    """Return the newest run's ``last`` checkpoint under ``output_dir`` (``--resume auto``).
+
+    Raises:
+        CheckpointNotFoundError: If no run there has a checkpoint.
+    """
+    runs = sorted(output_dir.glob("*/checkpoints/last"), key=lambda path: path.parent.parent.name)
+    if not runs:
+        raise CheckpointNotFoundError(f"no run with a checkpoint under {str(output_dir)!r}")
+    return _follow(runs[-1])
 
 
 def set_pointer(directory: Path, name: str, checkpoint: Path) -> None:
@@ -100,7 +125,7 @@ def set_pointer(directory: Path, name: str, checkpoint: Path) -> None:
 def resolve_checkpoint(path: Path) -> Path:
     """Return the checkpoint folder that ``path`` means.
 
-    ``path`` may be a checkpoint folder, a folder of checkpoints (its ``latest`` pointer is
+    ``path`` may be a checkpoint folder, a folder of checkpoints (its ``last`` pointer is
     followed), a run folder holding ``checkpoints/``, or a pointer file such as ``best``.
 
     Raises:
@@ -110,7 +135,7 @@ def resolve_checkpoint(path: Path) -> Path:
         return path.parent if path.name in {MODEL_FILE, STATE_FILE} else _follow(path)
     if (path / MODEL_FILE).exists():
         return path
-    for pointer in (path / "latest", path / "checkpoints" / "latest"):
+    for pointer in (path / "last", path / "checkpoints" / "last"):
         if pointer.is_file():
             return _follow(pointer)
     raise CheckpointNotFoundError(f"no checkpoint at {str(path)!r}")
@@ -177,6 +202,13 @@ def _follow(pointer: Path) -> Path:
             f"pointer {str(pointer)!r} names {target.name!r}, which is not a checkpoint"
         )
     return target
+
+
+def _pointer_target(pointer: Path) -> str | None:
+    try:
+        return pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _fsync(path: Path) -> None:

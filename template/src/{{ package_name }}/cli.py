@@ -1,4 +1,4 @@
-"""Command line: ``train``, ``evaluate`` and ``config`` (show, validate, keys).
+"""Command line: ``train``, ``evaluate``, ``predict`` and ``config`` (show, validate, keys).
 
 Torch is imported inside the commands, never at module level, so ``--help`` answers at once.
 User mistakes (a bad path, key, value or flag) end with one ``error:`` line and exit status 1
@@ -50,6 +50,14 @@ Overrides = Annotated[
         show_default=False,
     ),
 ]
+Resume = Annotated[
+    str | None,
+    typer.Option(
+        help="Continue a stopped run: a checkpoint, checkpoints or run folder, or 'auto' for the "
+        "newest run under run.output_dir. Uses the checkpoint's config; --set still applies.",
+        show_default=False,
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug output.")]
 
@@ -59,21 +67,47 @@ def train(
     config: ConfigPath = None,
     preset: Preset = None,
     overrides: Overrides = None,
+    resume: Resume = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Train a model and write a run folder with checkpoints and metrics."""
-    setup_logging(_verbosity(quiet=quiet, verbose=verbose))
-    resolved = load_config(config, preset=preset, overrides=overrides)
-    from .training import train as run_training  # noqa: PLC0415 (keeps --help fast)
+    """Train a model and write a run folder with checkpoints and metrics.
 
-    result = run_training(resolved)
-    final = result.history[-1].val
-    typer.echo(
-        f"run: {result.run_dir}\n"
-        f"best checkpoint: {result.best_checkpoint}\n"
-        f"final val loss {final.loss:.4f}, val accuracy {final.accuracy:.3f}"
+    Ctrl-C or SIGTERM finish the current step and save a checkpoint to resume from.
+    """
+    setup_logging(_verbosity(quiet=quiet, verbose=verbose))
+    if resume is not None and (config is not None or preset is not None):
+        raise typer.BadParameter(
+            "a resumed run keeps its checkpoint's config; change settings with --set",
+            param_hint="--resume",
+        )
+    from .checkpoint import find_last_checkpoint, load_checkpoint  # noqa: PLC0415 (fast --help)
+    from .progress import should_show_progress  # noqa: PLC0415
+    from .training import train as run_training  # noqa: PLC0415
+
+    checkpoint = None
+    if resume is None:
+        resolved = load_config(config, preset=preset, overrides=overrides)
+    else:
+        if resume == "auto":  # only run.output_dir is read from these settings
+            path = find_last_checkpoint(load_config(overrides=overrides).run.output_dir)
+        else:
+            path = Path(resume)
+        checkpoint = load_checkpoint(path)
+        resolved = load_config(base=checkpoint.state["config"], overrides=overrides)
+    result = run_training(
+        resolved, resume=checkpoint, show_progress=should_show_progress(quiet=quiet)
     )
+    lines = [f"run: {result.run_dir}", f"stopped: {result.stop_reason} at step {result.step}"]
+    if result.history:
+        final = result.history[-1].val
+        lines.append(f"final val loss {final.loss:.4f}, val accuracy {final.accuracy:.3f}")
+    lines.append(f"best checkpoint: {result.best_checkpoint}")
+    if result.stop_reason in {"signal", "max_steps"}:
+        lines.append(f"resume with: --resume {result.last_checkpoint}")
+    typer.echo("\n".join(lines))
+    if result.signal_number is not None:
+        raise typer.Exit(128 + result.signal_number)  # the shell's convention for signals
 
 
 @app.command()
@@ -83,25 +117,69 @@ def evaluate(
     ],
     split: Annotated[Literal["train", "val"], typer.Option(help="Which split to score.")] = "val",
     device: Annotated[str, typer.Option(help="auto, cpu, mps, cuda or cuda:N.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Score a checkpoint on a split of the data it was trained on; prints JSON metrics."""
+    """Score a checkpoint on a split of the data it was trained on."""
     setup_logging(_verbosity(quiet=quiet, verbose=verbose))
     import json  # noqa: PLC0415
 
-    from .data import build_datasets, build_loaders  # noqa: PLC0415 (keeps --help fast)
+    from .data import build_datasets  # noqa: PLC0415 (keeps --help fast)
     from .device import resolve_device  # noqa: PLC0415
     from .evaluation import evaluate as score  # noqa: PLC0415
     from .inference import load_model  # noqa: PLC0415
+    from .loaders import EpochSampler, build_loaders  # noqa: PLC0415
 
     loaded = load_model(checkpoint, device=resolve_device(device))
-    data_config = loaded.config.data
-    splits = build_datasets(data_config, seed=loaded.config.train.seed)
-    train_loader, val_loader = build_loaders(splits, data_config, seed=loaded.config.train.seed)
-    loader = train_loader if split == "train" else val_loader
-    metrics = score(loaded.model, loader, device=loaded.device)
-    typer.echo(json.dumps({"split": split, **metrics.as_dict()}, indent=2))
+    data_config, seed = loaded.config.data, loaded.config.train.seed
+    splits = build_datasets(data_config, seed=seed)
+    sampler = EpochSampler(len(splits.train), seed=seed)
+    train_loader, val_loader = build_loaders(splits, data_config, sampler=sampler)
+    metrics = score(
+        loaded.model, train_loader if split == "train" else val_loader, device=loaded.device
+    )
+    row = {"split": split, **metrics.as_dict()}
+    if as_json:
+        typer.echo(json.dumps(row, indent=2))
+        return
+    width = max(len(key) for key in row)
+    for key, value in row.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        typer.echo(f"{key:<{width}}  {shown}")
+
+
+@app.command()
+def predict(
+    checkpoint: Annotated[
+        Path, typer.Argument(help="Checkpoint folder, checkpoints folder or run folder.")
+    ],
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT", help="CSV or .npz file of features; a label column is ignored."
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV file the predictions are written to.")
+    ] = Path("predictions.csv"),
+    device: Annotated[str, typer.Option(help="auto, cpu, mps, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per forward pass.")] = 1024,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Predict a label and class probabilities for every row of INPUT."""
+    setup_logging(_verbosity(quiet=quiet, verbose=verbose))
+    from .data_files import read_features  # noqa: PLC0415 (keeps --help fast)
+    from .device import resolve_device  # noqa: PLC0415
+    from .inference import load_model, write_predictions  # noqa: PLC0415
+    from .inference import predict as run_prediction  # noqa: PLC0415
+
+    loaded = load_model(checkpoint, device=resolve_device(device))
+    features = read_features(input_path, label_column=loaded.config.data.label_column)
+    predictions = run_prediction(loaded, features, batch_size=batch_size)
+    write_predictions(output, predictions)
+    typer.echo(f"wrote {len(predictions.labels)} predictions to {output}")
 
 
 @config_app.command("show")

@@ -21,6 +21,8 @@ from pydantic_core import to_jsonable_python
 from .exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from pydantic_core import ErrorDetails
 
 __all__ = [
@@ -47,15 +49,26 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    """The built-in synthetic dataset and how it is batched."""
+    """Where the data comes from (the built-in generator or a file) and how it is batched."""
 
-    num_samples: int = Field(
-        default=2048, ge=32, le=10_000_000, description="Samples generated in total."
+    source: Literal["synthetic", "csv", "npz"] = Field(
+        default="synthetic", description="synthetic (built in), or a csv or npz file at data.path."
     )
-    num_features: int = Field(default=16, ge=1, le=4096, description="Features per sample.")
-    num_classes: int = Field(default=4, ge=2, le=1000, description="Number of target classes.")
+    path: Path | None = Field(default=None, description="Data file for the csv and npz sources.")
+    label_column: str = Field(
+        default="label", min_length=1, description="Name of the label column of a csv file."
+    )
+    num_samples: int = Field(
+        default=2048, ge=32, le=10_000_000, description="Samples generated (synthetic only)."
+    )
+    num_features: int = Field(
+        default=16, ge=1, le=4096, description="Features per sample (synthetic only)."
+    )
+    num_classes: int = Field(
+        default=4, ge=2, le=1000, description="Number of classes (synthetic only)."
+    )
     class_separation: float = Field(
-        default=4.0, gt=0.0, le=100.0, description="Distance scale between class centres."
+        default=4.0, gt=0.0, le=100.0, description="Distance between class centres (synthetic)."
     )
     val_fraction: float = Field(
         default=0.2, gt=0.0, lt=1.0, description="Share of samples held out for validation."
@@ -87,15 +100,44 @@ class OptimConfig(_Section):
     """Optimizer and its hyperparameters."""
 
     name: Literal["adamw", "sgd"] = Field(default="adamw", description="Optimizer.")
-    lr: float = Field(default=3e-3, gt=0.0, le=10.0, description="Learning rate.")
+    lr: float = Field(default=3e-3, gt=0.0, le=10.0, description="Peak learning rate.")
     weight_decay: float = Field(default=0.01, ge=0.0, le=1.0, description="Weight decay.")
     momentum: float = Field(default=0.9, ge=0.0, lt=1.0, description="Momentum (sgd only).")
+    beta1: float = Field(default=0.9, ge=0.0, lt=1.0, description="First Adam beta (adamw only).")
+    beta2: float = Field(
+        default=0.999, ge=0.0, lt=1.0, description="Second Adam beta (adamw only)."
+    )
+    schedule: Literal["constant", "cosine", "linear"] = Field(
+        default="cosine", description="Learning-rate decay after warm-up, per optimizer step."
+    )
+    warmup_steps: int = Field(
+        default=0, ge=0, description="Optimizer steps of linear warm-up from 0 to optim.lr."
+    )
 
 
 class TrainConfig(_Section):
     """How long and where to train."""
 
     epochs: int = Field(default=10, ge=1, le=100_000, description="Passes over the training set.")
+    max_steps: int | None = Field(
+        default=None, ge=1, description="Stop after this many optimizer steps (resumable)."
+    )
+    grad_accum_steps: int = Field(
+        default=1, ge=1, le=1024, description="Batches whose gradients add up to one step."
+    )
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        default="fp32", description="fp32, or mixed precision: bf16, or fp16 with a grad scaler."
+    )
+    tf32: bool = Field(default=False, description="Allow TF32 matrix products on CUDA.")
+    compile: bool = Field(
+        default=False, description="Run the model through torch.compile (slow first step)."
+    )
+    early_stopping_patience: int | None = Field(
+        default=None, ge=1, description="Stop after this many epochs without a better val loss."
+    )
+    keep_checkpoints: int = Field(
+        default=3, ge=1, description="Epoch checkpoints kept (the best one is always kept)."
+    )
     grad_clip: float | None = Field(
         default=1.0, gt=0.0, description="Clip the gradient norm to this value; null disables."
     )
@@ -138,6 +180,12 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _splits_fit_batches(self) -> Config:
+        if self.data.source != "synthetic":
+            if self.data.path is None:
+                raise ValueError(
+                    f"data.source={self.data.source} needs data.path, the file to read"
+                )
+            return self  # split sizes are checked when the file is read
         val_size = int(self.data.num_samples * self.data.val_fraction)
         if val_size < 1 or self.data.num_samples - val_size < 1:
             raise ValueError(
@@ -152,6 +200,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "data": {"num_samples": 256, "batch_size": 32},
         "model": {"hidden_sizes": [32]},
+        "optim": {"lr": 0.01},
         "train": {"epochs": 2, "log_every": 2},
     },
 }
@@ -162,6 +211,7 @@ def load_config(
     *,
     preset: str | None = None,
     overrides: list[str] | None = None,
+    base: Mapping[str, Any] | None = None,
 ) -> Config:
     """Build a validated config from defaults, a preset, a YAML file and overrides.
 
@@ -169,6 +219,7 @@ def load_config(
         path: YAML file whose keys mirror ``Config``; ``None`` uses only defaults and preset.
         preset: Name of an entry of ``PRESETS`` applied before the file.
         overrides: ``dotted.key=value`` strings applied last; values are parsed as YAML.
+        base: Values to start from instead of the defaults, such as a checkpoint's config.
 
     Returns:
         The validated configuration.
@@ -177,15 +228,15 @@ def load_config(
         ConfigError: If the file is missing or malformed, the preset unknown, an override bad,
             or a value fails validation. The message names the file, key and value.
     """
-    raw: dict[str, Any] = {}
+    raw: dict[str, Any] = copy.deepcopy(dict(base)) if base else {}
     if preset is not None:
         if preset not in PRESETS:
             raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-        raw = copy.deepcopy(PRESETS[preset])
+        _merge(raw, copy.deepcopy(PRESETS[preset]))
     if path is not None:
         _merge(raw, _read_yaml(path))
     raw = apply_overrides(raw, overrides or [])
-    source = str(path) if path else "defaults"
+    source = str(path) if path else ("checkpoint config" if base else "defaults")
     return _validate(raw, source=f"{source} with overrides" if overrides else source)
 
 
@@ -279,6 +330,18 @@ def _check_key(parts: list[str]) -> None:
             model = annotation
 
 
+def _allowed_here(location: tuple[int | str, ...]) -> str:
+    """Say which keys the section at ``location`` accepts, for an unknown-key message."""
+    model: type[BaseModel] = Config
+    for part in location:
+        annotation = model.model_fields[str(part)].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    where = ".".join(str(part) for part in location) or "the top level"
+    return f"{where} accepts {sorted(model.model_fields)}"
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -318,6 +381,6 @@ def _validate(raw: dict[str, Any], *, source: str) -> Config:
 def _describe(error: ErrorDetails) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "config"
     if error["type"] == "extra_forbidden":
-        return f"unknown key {key!r}"
+        return f"unknown key {key!r}; {_allowed_here(error['loc'][:-1])}"
     message = error["msg"].removeprefix("Value error, ")
     return f"{key}: {message} (got {error['input']!r})"

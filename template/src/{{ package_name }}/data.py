@@ -1,8 +1,10 @@
-"""The built-in dataset: Gaussian class clusters generated from the seed, and its loaders.
+"""Datasets: the built-in generated dataset or a data file, split into training and validation.
 
-Nothing is downloaded: the same seed gives the same samples on every machine. Replace
-``build_datasets`` with your own loading code; the rest of the project only needs two datasets of
-``(features, label)`` pairs and the feature and class counts.
+The built-in data are Gaussian class clusters generated from the seed: nothing is downloaded and
+the same seed gives the same samples on every machine. ``data.source: csv`` or ``npz`` reads a
+file instead (see ``data_files.py``). This module is yours: to bring other data, change
+``build_datasets``. The rest of the project only needs two datasets of ``(features, label)`` pairs
+and their dimensions; ``loaders.py`` batches them.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
+from .data_files import read_labelled
 from .exceptions import DataError
-from .seed import make_generator, seed_worker
+from .seed import make_generator
 
 if TYPE_CHECKING:
     from .config import DataConfig
 
-__all__ = ["DataSplits", "build_datasets", "build_loaders", "make_blobs"]
+__all__ = ["DataSplits", "build_datasets", "make_blobs"]
 
 
 @dataclass(frozen=True)
@@ -59,59 +62,37 @@ def make_blobs(
 
 
 def build_datasets(config: DataConfig, *, seed: int) -> DataSplits:
-    """Generate the dataset for ``seed`` and split it into training and validation sets.
+    """Generate or read the data and split it, reproducibly for ``seed``, into two sets.
 
     Raises:
-        DataError: If the split leaves a set smaller than one batch of one sample.
+        DataError: If a data file is malformed or the split leaves an empty set.
     """
     generator = make_generator(seed)
-    features, labels = make_blobs(
-        config.num_samples,
-        num_features=config.num_features,
-        num_classes=config.num_classes,
-        separation=config.class_separation,
-        generator=generator,
-    )
-    val_size = int(config.num_samples * config.val_fraction)
-    if not 0 < val_size < config.num_samples:
-        raise DataError(
-            f"val_fraction={config.val_fraction} of {config.num_samples} samples "
-            "leaves an empty split"
+    if config.source == "synthetic":
+        features, labels = make_blobs(
+            config.num_samples,
+            num_features=config.num_features,
+            num_classes=config.num_classes,
+            separation=config.class_separation,
+            generator=generator,
         )
-    order = torch.randperm(config.num_samples, generator=generator)
+        num_classes = config.num_classes
+    else:
+        if config.path is None:
+            raise DataError(f"data.source={config.source} needs data.path")
+        features, labels = read_labelled(config.path, label_column=config.label_column)
+        num_classes = max(int(labels.max()) + 1, 2)
+    total = len(labels)
+    val_size = int(total * config.val_fraction)
+    if not 0 < val_size < total:
+        raise DataError(
+            f"data.val_fraction={config.val_fraction} of {total} samples leaves an empty split"
+        )
+    order = torch.randperm(total, generator=generator)
     val_idx, train_idx = order[:val_size], order[val_size:]
     return DataSplits(
         train=TensorDataset(features[train_idx], labels[train_idx]),
         val=TensorDataset(features[val_idx], labels[val_idx]),
-        num_features=config.num_features,
-        num_classes=config.num_classes,
-    )
-
-
-def build_loaders(
-    splits: DataSplits, config: DataConfig, *, seed: int, pin_memory: bool = False
-) -> tuple[DataLoader[tuple[torch.Tensor, ...]], DataLoader[tuple[torch.Tensor, ...]]]:
-    """Return the training loader (shuffled, seeded by ``seed``) and the validation loader."""
-    train = _loader(splits.train, config, generator=make_generator(seed), pin_memory=pin_memory)
-    val = _loader(splits.val, config, generator=None, pin_memory=pin_memory)
-    return train, val
-
-
-def _loader(
-    dataset: TensorDataset,
-    config: DataConfig,
-    *,
-    generator: torch.Generator | None,
-    pin_memory: bool,
-) -> DataLoader[tuple[torch.Tensor, ...]]:
-    has_workers = config.num_workers > 0
-    return DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        shuffle=generator is not None,
-        generator=generator,
-        num_workers=config.num_workers,
-        pin_memory=pin_memory,
-        worker_init_fn=seed_worker if has_workers else None,
-        persistent_workers=has_workers,
+        num_features=features.shape[1],
+        num_classes=num_classes,
     )

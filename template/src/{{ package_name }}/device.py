@@ -11,7 +11,7 @@ from .exceptions import DeviceError
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["resolve_device", "to_device"]
+__all__ = ["configure_matmul", "resolve_device", "to_device"]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -47,6 +47,11 @@ def resolve_device(name: str = "auto") -> torch.device:
     elif device.type not in {"cpu", "cuda", "mps"}:
         raise DeviceError(f"device {name!r} is not supported; use auto, cpu, mps, cuda or cuda:N")
     return device
+
+
+def configure_matmul(*, tf32: bool) -> None:
+    """Allow (or forbid) TensorFloat-32 matrix products, which speed up float32 on recent GPUs."""
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
 
 
 def to_device(

@@ -1,0 +1,69 @@
+"""Graceful stops: SIGINT (Ctrl-C) and SIGTERM let the current step finish, then training saves.
+
+Cluster schedulers send SIGTERM before they kill a job; the training loop checks ``requested``
+after every optimizer step, saves a resumable checkpoint and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import FrameType, TracebackType
+
+__all__ = ["StopSignal"]
+
+logger = logging.getLogger(__name__)
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopSignal:
+    """Context manager that turns SIGINT and SIGTERM into a flag instead of an exception.
+
+    A second signal while the first is being handled stops the process at once, the way that
+    signal does by default, so pressing Ctrl-C twice still stops a process that hangs.
+    """
+
+    def __init__(self) -> None:
+        """Create the flag; handlers are installed on ``__enter__``."""
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    @property
+    def requested(self) -> bool:
+        """Whether a stop signal has arrived."""
+        return self.received is not None
+
+    def __enter__(self) -> StopSignal:
+        """Install the handlers (only possible in the main thread; elsewhere a no-op)."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in _SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Restore the handlers that were installed before."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        if self.received is not None:  # the user insists: stop now, without saving
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+            return
+        self.received = signum
+        logger.warning(
+            "received %s: finishing the current step, then saving a checkpoint",
+            signal.Signals(signum).name,
+        )

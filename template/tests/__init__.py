@@ -1,0 +1,1 @@
+"""Tests of the package, one module per source module."""
