@@ -118,6 +118,15 @@ def load_copier_config(root: Path = REPO_ROOT) -> dict[str, Any]:
     return _load_documents(root / "copier.yml", root)
 
 
+def computed_values(config: Mapping[str, Any]) -> set[str]:
+    """Names of the values the template derives (``when: false``) rather than asks."""
+    return {
+        name
+        for name, spec in config.items()
+        if not name.startswith("_") and isinstance(spec, dict) and spec.get("when") is False
+    }
+
+
 def asked_questions(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Select the questions copier asks: not settings, not computed (``when: false``) values.
 

@@ -109,6 +109,7 @@ def test_computed_values_are_never_asked() -> None:
         "python_versions",
         "python_target",
         "license_spdx",
+        "cli_env_prefix",
         "has_update_check",
     }
     for name in computed:
