@@ -58,6 +58,9 @@ class ProgressBar:
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[stats]}"),
                 transient=True,
+                # Redrawn from update() only: a refresh thread would compete with the training
+                # loop for the interpreter lock.
+                auto_refresh=False,
             )
             self._progress.start()
             self._task = self._progress.add_task(
@@ -86,3 +89,4 @@ class ProgressBar:
         if loss is not None:
             stats = f"loss {loss:.4f}  {stats}"
         self._progress.update(self._task, advance=steps, stats=stats)
+        self._progress.refresh()
