@@ -89,8 +89,9 @@ def train(
     if resume is None:
         resolved = load_config(config, preset=preset, overrides=overrides)
     else:
-        if resume == "auto":  # only run.output_dir is read from these settings
-            path = find_last_checkpoint(load_config(overrides=overrides).run.output_dir)
+        if resume == "auto":  # of the overrides, only run.output_dir says where to look
+            where = [item for item in overrides or [] if item.startswith("run.output_dir=")]
+            path = find_last_checkpoint(load_config(overrides=where).run.output_dir)
         else:
             path = Path(resume)
         checkpoint = load_checkpoint(path)
