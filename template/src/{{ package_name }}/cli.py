@@ -179,7 +179,12 @@ def predict(
     loaded = load_model(checkpoint, device=resolve_device(device))
     features = read_features(input_path, label_column=loaded.config.data.label_column)
     predictions = run_prediction(loaded, features, batch_size=batch_size)
-    write_predictions(output, predictions)
+    try:
+        write_predictions(output, predictions)
+    except OSError as err:
+        raise typer.BadParameter(
+            f"cannot write {str(output)!r}: {err.strerror}", param_hint="--output"
+        ) from err
     typer.echo(f"wrote {len(predictions.labels)} predictions to {output}")
 
 

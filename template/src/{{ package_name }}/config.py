@@ -352,6 +352,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r} does not exist") from err
     except OSError as err:
         raise ConfigError(f"config file {str(path)!r} cannot be read: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text: {err.reason}") from err
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -52,8 +52,11 @@ def read_csv(
     Raises:
         DataError: If the table is empty, lacks the label column, or holds a non-number or NaN.
     """
-    with path.open(newline="", encoding="utf-8") as file:
-        rows = list(csv.reader(file))
+    try:
+        with path.open(newline="", encoding="utf-8") as file:
+            rows = list(csv.reader(file))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"data file {str(path)!r} is not a readable UTF-8 CSV file: {err}") from err
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise DataError(f"data file {str(path)!r} is empty")
     header, body = [name.strip() for name in rows[0]], rows[1:]
