@@ -17,7 +17,7 @@ Scalar = str | int | float | bool
 
 @dataclass(frozen=True)
 class TrackerInfo:
-    """Which tracker holds a run and where to find it there (``None`` where it has no such thing)."""
+    """Which tracker holds a run, and the run's id and address there (``None``: it has none)."""
 
     name: str
     run_id: str | None = None

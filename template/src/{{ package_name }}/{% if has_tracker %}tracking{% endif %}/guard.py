@@ -48,10 +48,12 @@ class GuardedTracker:
     def start(
         cls, name: str, open_tracker: Callable[[], Tracker], *, secret_variables: tuple[str, ...]
     ) -> GuardedTracker:
-        """Open a tracker with ``open_tracker``; if that fails, warn and return an inactive guard."""
-        guard = cls(None, name=name, secret_variables=secret_variables)
-        tracker = guard._attempt("start", open_tracker)
-        return guard if tracker is None else cls(tracker, name=name, secret_variables=secret_variables)
+        """Open a tracker with ``open_tracker``; on failure, warn and return an inactive guard."""
+        inactive = cls(None, name=name, secret_variables=secret_variables)
+        tracker = inactive._attempt("start", open_tracker)
+        if tracker is None:
+            return inactive
+        return cls(tracker, name=name, secret_variables=secret_variables)
 
     @property
     def info(self) -> TrackerInfo:
