@@ -43,6 +43,7 @@ ANSWER_SETS: dict[str, dict[str, Answer]] = {
         "python_version": "3.10",
         "docs": True,
         "docker": True,
+        "experiment_tracker": "tensorboard",
     },
     "bsd_py312": {
         "project_name": "Tabular Baselines",
@@ -67,6 +68,13 @@ ANSWER_SETS: dict[str, dict[str, Answer]] = {
         "python_version": "3.11",
         "docker": True,
         "update_check": True,
+        "experiment_tracker": "mlflow",
+    },
+    "wandb_py311": {
+        "project_name": "Vision Sweeps",
+        "python_version": "3.11",
+        "ci": "none",
+        "experiment_tracker": "wandb",
     },
 }
 
