@@ -29,6 +29,7 @@ __all__ = [
     "PRESETS",
     "Config",
     "DataConfig",
+    "DistributedConfig",
     "FieldDoc",
     "ModelConfig",
     "OptimConfig",
@@ -76,7 +77,12 @@ class DataConfig(_Section):
     val_fraction: float = Field(
         default=0.2, gt=0.0, lt=1.0, description="Share of samples held out for validation."
     )
-    batch_size: int = Field(default=64, ge=1, le=65_536, description="Samples per batch.")
+    batch_size: int = Field(
+        default=64,
+        ge=1,
+        le=65_536,
+        description="Samples per batch and process (under torchrun a step sees N times that).",
+    )
     num_workers: int = Field(
         default=0, ge=0, le=64, description="DataLoader worker processes (0 loads in-process)."
     )
@@ -161,6 +167,20 @@ class TrainConfig(_Section):
         return device
 
 
+class DistributedConfig(_Section):
+    """Process-group settings, used only when torchrun starts the run."""
+
+    backend: Literal["auto", "gloo", "nccl"] = Field(
+        default="auto", description="auto (nccl on CUDA, gloo on CPU), gloo or nccl."
+    )
+    timeout_s: float = Field(
+        default=600.0,
+        gt=0.0,
+        le=86_400.0,
+        description="Seconds a rank waits for the others before the run fails.",
+    )
+
+
 class RunConfig(_Section):
     """Where run records and checkpoints go."""
 
@@ -179,6 +199,7 @@ class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
     run: RunConfig = Field(default_factory=RunConfig)
 
     @model_validator(mode="after")
