@@ -43,6 +43,7 @@ ANSWER_SETS: dict[str, dict[str, Answer]] = {
         "python_version": "3.10",
         "docs": True,
         "docker": True,
+        "slurm": True,
         "experiment_tracker": "tensorboard",
     },
     "bsd_py312": {

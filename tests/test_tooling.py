@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -51,6 +52,7 @@ def _answer(answers: dict[str, Any], question: str) -> Any:
 
 GITHUB_SETS = sorted(name for name, a in ANSWER_SETS.items() if _answer(a, "ci") == "github")
 DOCKER_SETS = sorted(name for name, a in ANSWER_SETS.items() if _answer(a, "docker"))
+SLURM_SETS = sorted(name for name, a in ANSWER_SETS.items() if _answer(a, "slurm"))
 UPDATE_CHECK_SETS = sorted(
     name for name in GITHUB_SETS if _answer(ANSWER_SETS[name], "update_check")
 )
@@ -137,11 +139,12 @@ def _expected_files(recorded: dict[str, Any]) -> dict[str, bool]:
         "Dockerfile": docker,
         ".dockerignore": docker,
         ".devcontainer/devcontainer.json": docker,
+        "slurm/train.sbatch": bool(recorded["slurm"]),
     }
 
 
 def test_tooling_files_follow_the_answers(rendered: RenderedProject) -> None:
-    """ci, docker and update_check add their files, and nothing of theirs is left otherwise."""
+    """ci, docker, slurm and update_check add their files, and nothing of theirs otherwise."""
     wrong = [
         f"{path}: {'missing' if expected else 'present'}"
         for path, expected in _expected_files(rendered.recorded).items()
@@ -169,7 +172,7 @@ def test_update_check_needs_github_ci(template_repo: Path, tmp_path: Path) -> No
     assert not (project / ".github").exists()
 
 
-@pytest.mark.parametrize("question", ["docker", "update_check"])
+@pytest.mark.parametrize("question", ["docker", "slurm", "update_check"])
 def test_answer_sets_cover_both_ways(question: str) -> None:
     """Each yes/no tooling question is rendered both ways by the answer sets."""
     sets = GITHUB_SETS if question == "update_check" else sorted(ANSWER_SETS)
@@ -506,3 +509,70 @@ def test_readme_docker_commands(rendered_by_name: RenderedBy, name: str) -> None
     assert f"docker build --build-arg TORCH=cu128 -t {slug}:cuda ." in section
     assert "--gpus all" in section
     assert "--shm-size=" in section
+
+
+# --- SLURM -------------------------------------------------------------------------------------
+
+# Stand-ins for the cluster's commands: scontrol lists two nodes, srun runs its command once,
+# and torchrun reports its arguments and the thread count it would give each process.
+_FAKE_SLURM = {
+    "scontrol": 'printf "gpu-node-07\\ngpu-node-08\\n"',
+    "srun": 'while [[ "$1" == -* ]]; do shift; done; exec "$@"',
+    "torchrun": 'printf "%s\\n" "OMP_NUM_THREADS=$OMP_NUM_THREADS" "$@" > "$REPORT"',
+}
+
+
+@pytest.mark.parametrize("name", SLURM_SETS)
+def test_slurm_script_starts_torchrun_on_every_node(
+    rendered_by_name: RenderedBy, name: str, tmp_path: Path
+) -> None:
+    """The batch script meets on the first node and hands its arguments to ``train``."""
+    project = rendered_by_name(name).path
+    script = project / "slurm" / "train.sbatch"
+    lines = script.read_text(encoding="utf-8").splitlines()
+    first_command = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
+    directives = [i for i, line in enumerate(lines) if line.startswith("#SBATCH")]
+    assert directives, "no #SBATCH directives"
+    assert max(directives) < first_command, "sbatch ignores #SBATCH lines after a command"
+    assert os.access(script, os.X_OK), "the script is not executable"
+    for command, body in _FAKE_SLURM.items():
+        fake = tmp_path / command
+        fake.write_text(f"#!/usr/bin/env bash\n{body}\n", encoding="utf-8")
+        fake.chmod(0o755)
+    report = tmp_path / "torchrun-arguments"
+    env = {
+        **os.environ,
+        "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}",
+        "REPORT": str(report),
+        "SLURM_JOB_ID": "4242",
+        "SLURM_JOB_NODELIST": "gpu-node-[07-08]",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_GPUS_ON_NODE": "4",
+        "SLURM_CPUS_PER_TASK": "32",
+    }
+    result = subprocess.run(
+        ["bash", str(script), "--config", "configs/default.yaml", "--set", "train.epochs=3"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    package = rendered_by_name(name).recorded["package_name"]
+    assert report.read_text(encoding="utf-8").splitlines() == [
+        "OMP_NUM_THREADS=8",
+        "--nnodes=2",
+        "--nproc-per-node=4",
+        "--rdzv-id=4242",
+        "--rdzv-backend=c10d",
+        "--rdzv-endpoint=gpu-node-07:29500",
+        "-m",
+        package,
+        "train",
+        "--config",
+        "configs/default.yaml",
+        "--set",
+        "train.epochs=3",
+    ]

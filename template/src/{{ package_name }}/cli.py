@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 import yaml
@@ -17,6 +17,9 @@ import yaml
 from .config import PRESETS, describe_fields, load_config
 from .exceptions import ProjectError
 from .log import Verbosity, setup_logging, verbosity_from_env
+
+if TYPE_CHECKING:
+    from .training import TrainResult
 
 __all__ = ["app", "main"]
 
@@ -99,14 +102,8 @@ def train(
     result = run_training(
         resolved, resume=checkpoint, show_progress=should_show_progress(quiet=quiet)
     )
-    lines = [f"run: {result.run_dir}", f"stopped: {result.stop_reason} at step {result.step}"]
-    if result.history:
-        final = result.history[-1].val
-        lines.append(f"final val loss {final.loss:.4f}, val accuracy {final.accuracy:.3f}")
-    lines.append(f"best checkpoint: {result.best_checkpoint}")
-    if result.stop_reason in {"signal", "max_steps"}:
-        lines.append(f"resume with: --resume {result.last_checkpoint}")
-    typer.echo("\n".join(lines))
+    if result.rank == 0:  # under torchrun, rank zero speaks for the job
+        typer.echo(_describe_result(result))
     if result.signal_number is not None:
         raise typer.Exit(128 + result.signal_number)  # the shell's convention for signals
 
@@ -211,6 +208,17 @@ def config_keys() -> None:
     """List every config key with its type, default and description."""
     for field in describe_fields():
         typer.echo(f"{field.key} ({field.type}, default {field.default!r}): {field.description}")
+
+
+def _describe_result(result: TrainResult) -> str:
+    lines = [f"run: {result.run_dir}", f"stopped: {result.stop_reason} at step {result.step}"]
+    if result.history:
+        final = result.history[-1].val
+        lines.append(f"final val loss {final.loss:.4f}, val accuracy {final.accuracy:.3f}")
+    lines.append(f"best checkpoint: {result.best_checkpoint}")
+    if result.stop_reason in {"signal", "max_steps"}:
+        lines.append(f"resume with: --resume {result.last_checkpoint}")
+    return "\n".join(lines)
 
 
 def _verbosity(*, quiet: bool, verbose: bool) -> Verbosity:

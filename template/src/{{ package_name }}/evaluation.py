@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import torch
+from torch import distributed as dist
 from torch.nn import functional as F  # noqa: N812 (the conventional name)
 
 from .device import to_device
@@ -44,7 +45,9 @@ def evaluate(
 ) -> EvalMetrics:
     """Compute mean cross-entropy and accuracy of ``model`` in eval mode.
 
-    Sums stay on the device; only the final values are copied to the host.
+    Sums stay on the device; only the final values are copied to the host. In a distributed run
+    each rank scores its share of the data and the sums are added up across ranks, so every rank
+    returns the metrics of the whole dataset.
     """
     was_training = model.training
     model.eval()
@@ -58,8 +61,14 @@ def evaluate(
             correct += (logits.argmax(dim=1) == targets).sum()
             count += targets.numel()
     model.train(was_training)
+    total_loss, total_correct = loss_sum.item(), correct.item()
+    if dist.is_available() and dist.is_initialized():  # each rank scored its share: add them up
+        totals = torch.tensor(
+            [total_loss, total_correct, count], dtype=torch.float64, device=device
+        )
+        dist.all_reduce(totals)
+        total_loss, total_correct, summed_count = totals.tolist()
+        count = int(summed_count)
     if count == 0:
         return EvalMetrics(loss=float("nan"), accuracy=float("nan"), num_samples=0)
-    return EvalMetrics(
-        loss=loss_sum.item() / count, accuracy=correct.item() / count, num_samples=count
-    )
+    return EvalMetrics(loss=total_loss / count, accuracy=total_correct / count, num_samples=count)

@@ -11,6 +11,7 @@ bug. The hierarchy::
     │   ├── CheckpointNotFoundError (FileNotFoundError)
     │   └── CheckpointInvalidError (ValueError)   corrupt, incomplete or mismatched
     ├── DeviceError (RuntimeError)        device asked for but not available
+    ├── DistributedError (RuntimeError)   bad launch settings, or another rank died or stalled
     ├── TrainingError (RuntimeError)      training cannot go on (for example a non-finite loss)
     └── RetryableError (RuntimeError)     transient: the same call may succeed later
         └── OutOfMemoryError              the device ran out of memory
@@ -25,6 +26,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DeviceError",
+    "DistributedError",
     "ModelError",
     "OutOfMemoryError",
     "ProjectError",
@@ -63,6 +65,10 @@ class CheckpointInvalidError(CheckpointError, ValueError):
 
 class DeviceError(ProjectError, RuntimeError):
     """The requested device is unknown or not available on this machine."""
+
+
+class DistributedError(ProjectError, RuntimeError):
+    """A distributed run cannot start, or lost contact with one of its processes."""
 
 
 class TrainingError(ProjectError, RuntimeError):

@@ -6,6 +6,7 @@ come from ``data.py``, which is yours.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -14,7 +15,7 @@ from torch.utils.data import DataLoader, Sampler
 from .seed import make_generator, seed_worker
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from torch.utils.data import TensorDataset
 
@@ -29,36 +30,53 @@ class EpochSampler(Sampler[int]):
 
     Because an epoch's order depends on nothing else, a resumed run can rebuild it and start
     part-way through (``set_epoch(epoch, start=...)``) without storing generator state.
+
+    Under torchrun every rank draws the same order and takes every ``world_size``-th index from
+    position ``rank`` on. The order is padded by wrapping around, as ``DistributedSampler``
+    does, so every rank gets the same number of samples and steps in lockstep.
     """
 
-    def __init__(self, size: int, *, seed: int) -> None:
-        """Sample ``range(size)``; call ``set_epoch`` before each epoch."""
+    def __init__(self, size: int, *, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        """Sample this rank's share of ``range(size)``; call ``set_epoch`` before each epoch."""
         super().__init__()
         self.size = size
         self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.per_rank = math.ceil(size / world_size)
         self.epoch = 0
         self.start = 0
 
     def set_epoch(self, epoch: int, *, start: int = 0) -> None:
-        """Select the epoch whose order to produce and how many of its indices to skip."""
+        """Select the epoch whose order to produce and how many of this rank's indices to skip."""
         self.epoch, self.start = epoch, start
 
     def __iter__(self) -> Iterator[int]:
-        """Yield this epoch's indices from position ``start`` on."""
+        """Yield this epoch's indices (this rank's share) from position ``start`` on."""
         order = torch.randperm(self.size, generator=make_generator(self.seed + self.epoch))
+        if self.world_size > 1:
+            padded = self.per_rank * self.world_size
+            order = order.repeat(math.ceil(padded / self.size))[:padded]
+            order = order[self.rank :: self.world_size]
         return iter(order[self.start :].tolist())
 
     def __len__(self) -> int:
         """Indices left in this epoch."""
-        return max(self.size - self.start, 0)
+        return max(self.per_rank - self.start, 0)
 
 
 def build_loaders(
     splits: DataSplits, config: DataConfig, *, sampler: EpochSampler, pin_memory: bool = False
 ) -> tuple[DataLoader[tuple[torch.Tensor, ...]], DataLoader[tuple[torch.Tensor, ...]]]:
-    """Return the training loader (ordered by ``sampler``) and the validation loader."""
+    """Return the training loader (ordered by ``sampler``) and the validation loader.
+
+    With a sampler of one rank of several, the validation loader reads that rank's share of the
+    validation set (no padding: ``evaluate`` adds up the ranks' sums, so each sample counts once).
+    """
     train = _loader(splits.train, config, sampler=sampler, pin_memory=pin_memory)
-    val = _loader(splits.val, config, sampler=None, pin_memory=pin_memory)
+    val_share = range(sampler.rank, len(splits.val), sampler.world_size)
+    val_sampler = val_share if sampler.world_size > 1 else None
+    val = _loader(splits.val, config, sampler=val_sampler, pin_memory=pin_memory)
     return train, val
 
 
@@ -66,7 +84,7 @@ def _loader(
     dataset: TensorDataset,
     config: DataConfig,
     *,
-    sampler: EpochSampler | None,
+    sampler: Iterable[int] | None,
     pin_memory: bool,
 ) -> DataLoader[tuple[torch.Tensor, ...]]:
     has_workers = config.num_workers > 0
