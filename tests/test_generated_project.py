@@ -14,6 +14,7 @@ the tail of its output. Step durations are printed at the end of the session.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -172,3 +173,34 @@ def test_parity_benchmark(generated: GeneratedProject) -> None:
     output = generated.steps.run("benchmark", command)
     for label in ("trainer:", "plain loop:", "ratio trainer/plain:"):
         assert label in output, f"the benchmark printed no {label!r} line:\n{output}"
+
+
+def test_torchrun_train(generated: GeneratedProject) -> None:
+    """``torchrun`` itself starts two CPU ranks of ``train``; rank 0 alone writes the run.
+
+    The generated tests launch ranks the way torchrun does; this runs the real launcher once, for
+    the default answers (it takes a few seconds more per answer set).
+    """
+    generated.require_runtime()
+    if generated.name != "defaults":
+        pytest.skip("torchrun runs for the defaults answer set only")
+    command = [
+        "torchrun",
+        "--standalone",
+        "--nproc-per-node=2",
+        "-m",
+        generated.package_name,
+        "train",
+        "--preset",
+        "smoke",
+        "--set",
+        "train.device=cpu",
+        "--set",
+        "run.output_dir=torchrun-runs",
+    ]
+    output = generated.steps.run("torchrun train", command)
+    assert output.count("stopped: completed") == 1, f"not one summary from rank 0:\n{output}"
+    [run_dir] = (generated.path / "torchrun-runs").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["distributed"]["world_size"] == 2
+    assert len(set(summary["distributed"]["weights_sha256"])) == 1

@@ -134,6 +134,7 @@ def _expected_files(recorded: dict[str, Any]) -> dict[str, bool]:
         "Makefile": True,
         ".github": github,
         ".github/workflows/ci.yml": github,
+        ".github/workflows/gpu.yml": github,
         ".github/dependabot.yml": github,
         ".github/workflows/update-check.yml": github and bool(recorded.get("update_check")),
         "Dockerfile": docker,
@@ -576,3 +577,21 @@ def test_slurm_script_starts_torchrun_on_every_node(
         "--set",
         "train.epochs=3",
     ]
+
+
+@needs_make
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_gpu_workflow_runs_what_make_gpu_runs(rendered_by_name: RenderedBy, name: str) -> None:
+    """The opt-in GPU workflow installs the CUDA build and runs ``make gpu``, then torchrun."""
+    rendered = rendered_by_name(name)
+    gpu = load_workflow(rendered.path / ".github" / "workflows" / "gpu.yml")
+    [job] = jobs(gpu).values()
+    assert job["if"] == "vars.GPU_RUNNER == 'true'"
+    assert job["runs-on"] == ["self-hosted", "linux", "gpu"]
+    commands = run_commands(job)
+    expected = _make_dry_run(rendered.path, "install", "gpu", "TORCH=cu128")
+    assert commands[: len(expected)] == expected
+    [torchrun] = commands[len(expected) :]
+    package = rendered.recorded["package_name"]
+    assert torchrun.startswith("uv run --no-sync torchrun --standalone --nproc-per-node=gpu")
+    assert f"-m {package} train" in torchrun

@@ -28,9 +28,16 @@ class StopSignal:
     signal does by default, so pressing Ctrl-C twice still stops a process that hangs.
     """
 
-    def __init__(self) -> None:
-        """Create the flag; handlers are installed on ``__enter__``."""
+    def __init__(self, *, repeat_stops_now: bool = True) -> None:
+        """Create the flag; handlers are installed on ``__enter__``.
+
+        Args:
+            repeat_stops_now: Whether a second signal stops the process at once. Pass False
+                under torchrun: on Ctrl-C a worker gets SIGINT from the terminal and again from
+                the launcher, which itself kills workers that outlive its shutdown timeout.
+        """
         self.received: int | None = None
+        self.repeat_stops_now = repeat_stops_now
         self._previous: dict[int, object] = {}
 
     @property
@@ -58,6 +65,8 @@ class StopSignal:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         del frame
+        if self.received is not None and not self.repeat_stops_now:
+            return  # the same stop, passed on by the launcher
         if self.received is not None:  # the user insists: stop now, without saving
             signal.signal(signum, signal.SIG_DFL)
             signal.raise_signal(signum)
