@@ -1,4 +1,4 @@
-"""Command line: ``train``, ``evaluate``, ``predict`` and ``config`` (show, validate, keys).
+"""Command line: train, evaluate, export, predict and config (show, validate, keys).
 
 Torch is imported inside the commands, never at module level, so ``--help`` answers at once.
 User mistakes (a bad path, key, value or flag) end with one ``error:`` line and exit status 1
@@ -151,34 +151,79 @@ def evaluate(
 
 
 @app.command()
-def predict(
+def export(
     checkpoint: Annotated[
-        Path, typer.Argument(help="Checkpoint folder, checkpoints folder or run folder.")
+        Path,
+        typer.Argument(help="Checkpoint, checkpoints or run folder, or a last or best pointer."),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder the model package is written to.")
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="Model name in the contract [default: project name].")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Model version in the contract [default: project version].")
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(help="Class names in output order, comma-separated [default: 0,1,...]."),
+    ] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Write a model package: safetensors weights and a contract.json to load and check them by."""
+    setup_logging(_verbosity(quiet=quiet, verbose=verbose))
+    from .inference import export_package  # noqa: PLC0415 (keeps --help fast)
+
+    identity = {key: value for key, value in (("name", name), ("version", version)) if value}
+    package = export_package(
+        checkpoint,
+        output,
+        labels=None if labels is None else [label.strip() for label in labels.split(",")],
+        **identity,
+    )
+    contract = package.contract
+    typer.echo(
+        f"wrote model package {package.path}: {contract.name} {contract.version}, "
+        f"{contract.input.num_features} features, classes {', '.join(contract.output.labels)}"
+    )
+
+
+@app.command()
+def predict(
+    model: Annotated[
+        Path,
+        typer.Argument(
+            help="Model package from `export`, or a checkpoint, checkpoints or run folder."
+        ),
     ],
     input_path: Annotated[
         Path,
         typer.Argument(
-            metavar="INPUT", help="CSV or .npz file of features; a label column is ignored."
+            metavar="INPUT", help="CSV or .npz file of features; the label column is ignored."
         ),
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="CSV file the predictions are written to.")
     ] = Path("predictions.csv"),
+    label_column: Annotated[
+        str, typer.Option(help="Column of a CSV file that holds labels, not features.")
+    ] = "label",
     device: Annotated[str, typer.Option(help="auto, cpu, mps, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(min=1, help="Rows per forward pass.")] = 1024,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Predict a label and class probabilities for every row of INPUT."""
+    """Predict a class and class probabilities for every row of INPUT."""
     setup_logging(_verbosity(quiet=quiet, verbose=verbose))
     from .data_files import read_features  # noqa: PLC0415 (keeps --help fast)
     from .device import resolve_device  # noqa: PLC0415
-    from .inference import load_model, write_predictions  # noqa: PLC0415
-    from .inference import predict as run_prediction  # noqa: PLC0415
+    from .inference import Predictor, write_predictions  # noqa: PLC0415
 
-    loaded = load_model(checkpoint, device=resolve_device(device))
-    features = read_features(input_path, label_column=loaded.config.data.label_column)
-    predictions = run_prediction(loaded, features, batch_size=batch_size)
+    predictor = Predictor.load(model, device=resolve_device(device))
+    features = read_features(input_path, label_column=label_column)
+    predictions = predictor.predict(features, batch_size=batch_size)
     try:
         write_predictions(output, predictions)
     except OSError as err:

@@ -6,10 +6,14 @@ bug. The hierarchy::
     ProjectError
     ├── ConfigError (ValueError)          bad config file, key, value or override
     ├── DataError (ValueError)            data that cannot be loaded or is malformed
+    │   └── InputValidationError          inputs that do not fit a model's contract
     ├── ModelError (ValueError)           unknown model name or impossible model settings
     ├── CheckpointError
     │   ├── CheckpointNotFoundError (FileNotFoundError)
     │   └── CheckpointInvalidError (ValueError)   corrupt, incomplete or mismatched
+    ├── PackageError                      model packages written by ``export``
+    │   ├── PackageNotFoundError (FileNotFoundError)
+    │   └── PackageInvalidError (ValueError)      tampered, incomplete or of an unknown schema
     ├── DeviceError (RuntimeError)        device asked for but not available
     ├── TrainingError (RuntimeError)      training cannot go on (for example a non-finite loss)
     └── RetryableError (RuntimeError)     transient: the same call may succeed later
@@ -25,8 +29,12 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DeviceError",
+    "InputValidationError",
     "ModelError",
     "OutOfMemoryError",
+    "PackageError",
+    "PackageInvalidError",
+    "PackageNotFoundError",
     "ProjectError",
     "RetryableError",
     "TrainingError",
@@ -45,6 +53,10 @@ class DataError(ProjectError, ValueError):
     """A dataset cannot be built or loaded, or its contents are malformed."""
 
 
+class InputValidationError(DataError):
+    """Inputs given for prediction do not match the model's contract (shape, dtype, values)."""
+
+
 class ModelError(ProjectError, ValueError):
     """A model cannot be built from its configuration."""
 
@@ -59,6 +71,18 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
 
 class CheckpointInvalidError(CheckpointError, ValueError):
     """A checkpoint exists but is corrupt, incomplete or does not fit the model."""
+
+
+class PackageError(ProjectError):
+    """Base class of model package failures."""
+
+
+class PackageNotFoundError(PackageError, FileNotFoundError):
+    """A model package, or a file it needs, does not exist."""
+
+
+class PackageInvalidError(PackageError, ValueError):
+    """A model package exists but is tampered, incomplete or of a schema this code cannot read."""
 
 
 class DeviceError(ProjectError, RuntimeError):
