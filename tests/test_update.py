@@ -587,7 +587,10 @@ def test_changelog_versions() -> None:
 def test_updated_project_passes_its_gate(
     updated: Updated, tmp_path: Path, torch_index: str | None, mypy_cache: Path
 ) -> None:
-    """After the update (team edits merged), ruff, mypy and pytest pass in the project."""
+    """After the update (team edits merged), ruff, mypy and pytest pass in the project.
+
+    The project's slow tests (multi-process runs) are left to the render matrix, which runs them.
+    """
     project = tmp_path / "project"
     shutil.copytree(updated.path, project, symlinks=True)
     venv = project / ".venv"
@@ -599,4 +602,4 @@ def test_updated_project_passes_its_gate(
     steps.run("ruff check", ["ruff", "check", "."])
     steps.run("ruff format", ["ruff", "format", "--check", "."])
     steps.run("mypy", ["mypy"])
-    steps.run("pytest", ["python", "-m", "pytest", "-p", "no:cacheprovider"])
+    steps.run("pytest", ["python", "-m", "pytest", "-p", "no:cacheprovider", "-m", "not slow"])
