@@ -68,6 +68,7 @@ ANSWER_SETS: dict[str, dict[str, Answer]] = {
         "license": "Proprietary",
         "python_version": "3.11",
         "docker": True,
+        "serving": True,
         "update_check": True,
         "experiment_tracker": "mlflow",
     },

@@ -3,7 +3,8 @@
 An answer set whose oldest Python is at most this interpreter's runs end to end: an editable
 install with the CPU torch build, then ``ruff check``, ``ruff format --check``, ``mypy``,
 ``pytest``, ``python -m <package> --help`` and ``<project_slug> train``; a set that answers
-``docs`` also installs the ``docs`` group and runs ``mkdocs build --strict``. A set that needs a
+``docs`` also installs the ``docs`` group and runs ``mkdocs build --strict``; one that answers
+``serving`` also runs the serving benchmark with a few requests. A set that needs a
 newer Python is checked statically instead: its dependencies go into a venv of this interpreter
 and ruff and mypy run with the project's own targets; the runtime steps are skipped with the
 reason.
@@ -53,6 +54,7 @@ class GeneratedProject:
     project_slug: str
     runnable: bool
     has_docs: bool
+    has_serving: bool
     steps: StepRunner
 
     def require_runtime(self) -> None:
@@ -98,6 +100,7 @@ def generated(
         project_slug=str(answers["project_slug"]),
         runnable=runnable,
         has_docs=has_docs,
+        has_serving=answers.get("serving") is True,
         steps=steps,
     )
 
@@ -204,3 +207,27 @@ def test_torchrun_train(generated: GeneratedProject) -> None:
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["distributed"]["world_size"] == 2
     assert len(set(summary["distributed"]["weights_sha256"])) == 1
+
+
+def test_serving_benchmark(generated: GeneratedProject) -> None:
+    """With ``serving``, the serving benchmark runs a few requests and prints its figures.
+
+    It trains and exports a small model, starts a server and prints requests per second and
+    latency percentiles. Timing is not asserted, as for the parity benchmark.
+    """
+    generated.require_runtime()
+    if not generated.has_serving:
+        pytest.skip(f"{generated.name} answers serving=false: no service to benchmark")
+    command = [
+        "python",
+        "benchmarks/serving.py",
+        "--requests",
+        "20",
+        "--concurrency",
+        "2",
+        "--warmup",
+        "2",
+    ]
+    output = generated.steps.run("serving benchmark", command)
+    for label in ("throughput:", "requests/s", "latency: p50"):
+        assert label in output, f"the serving benchmark printed no {label!r}:\n{output}"

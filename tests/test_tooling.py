@@ -75,6 +75,7 @@ REQUIRED_HOOKS = {
 RELEASE_TAG = re.compile(r"v?\d+\.\d+\.\d+")
 DOCKER_INSTRUCTIONS = {
     "COMMENT", "ARG", "FROM", "COPY", "ENV", "WORKDIR", "RUN", "USER", "ENTRYPOINT", "CMD",
+    "EXPOSE",  # the serve target's port (serving)
 }  # fmt: skip
 # The file hooks of pre-commit-hooks, as modules, with the identify tag pre-commit selects files by.
 FILE_HOOKS = {
@@ -173,7 +174,7 @@ def test_update_check_needs_github_ci(template_repo: Path, tmp_path: Path) -> No
     assert not (project / ".github").exists()
 
 
-@pytest.mark.parametrize("question", ["docker", "slurm", "update_check"])
+@pytest.mark.parametrize("question", ["docker", "serving", "slurm", "update_check"])
 def test_answer_sets_cover_both_ways(question: str) -> None:
     """Each yes/no tooling question is rendered both ways by the answer sets."""
     sets = GITHUB_SETS if question == "update_check" else sorted(ANSWER_SETS)
@@ -421,6 +422,14 @@ def _stages(parser: DockerfileParser) -> list[str]:
     return [value.split()[-1] for value in _instructions(parser, "FROM") if " AS " in value]
 
 
+def _stage_bases(parser: DockerfileParser) -> dict[str, str]:
+    """Each named stage and the image it starts from, with the build arguments filled in."""
+    names = [
+        value.split()[-1] if " AS " in value else "" for value in _instructions(parser, "FROM")
+    ]
+    return dict(zip(names, parser.parent_images, strict=True))
+
+
 @pytest.mark.parametrize("name", DOCKER_SETS)
 def test_dockerfile_builds_one_image_per_torch_extra(
     rendered_by_name: RenderedBy, name: str
@@ -434,7 +443,9 @@ def test_dockerfile_builds_one_image_per_torch_extra(
     assert f"PYTHON_VERSION={rendered.recorded['python_version']}" in _instructions(default, "ARG")
     for extra in extras:
         parser = _dockerfile(rendered.path, TORCH=extra)
-        assert parser.baseimage == f"runtime-{extra}", extra
+        assert _stage_bases(parser)["runtime"] == f"runtime-{extra}", extra
+        # The default image is the runtime stage, or (with serving) a last stage built on it.
+        assert parser.baseimage in {f"runtime-{extra}", "runtime"}, extra
         assert f"runtime-{extra}" in _stages(parser)
     images = _dockerfile(rendered.path).parent_images
     assert any(CUDA_RUNTIME.fullmatch(image) for image in images), images

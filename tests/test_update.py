@@ -324,8 +324,15 @@ def test_only_expected_files_changed(updated: Updated) -> None:
     changed = git(updated.path, "status", "--porcelain").splitlines()
     names = sorted(line[3:] for line in changed)
     package = package_dir(updated.path).relative_to(updated.path).as_posix()
+    # provenance.py records the template version, so every update changes it.
     assert names == sorted(
-        [".copier-answers.yml", "configs/example.yaml", "pyproject.toml", f"{package}/seed.py"]
+        [
+            ".copier-answers.yml",
+            "configs/example.yaml",
+            "pyproject.toml",
+            f"{package}/provenance.py",
+            f"{package}/seed.py",
+        ]
     )
 
 
@@ -580,7 +587,10 @@ def test_changelog_versions() -> None:
 def test_updated_project_passes_its_gate(
     updated: Updated, tmp_path: Path, torch_index: str | None, mypy_cache: Path
 ) -> None:
-    """After the update (team edits merged), ruff, mypy and pytest pass in the project."""
+    """After the update (team edits merged), ruff, mypy and pytest pass in the project.
+
+    The project's slow tests (multi-process runs) are left to the render matrix, which runs them.
+    """
     project = tmp_path / "project"
     shutil.copytree(updated.path, project, symlinks=True)
     venv = project / ".venv"
@@ -592,4 +602,4 @@ def test_updated_project_passes_its_gate(
     steps.run("ruff check", ["ruff", "check", "."])
     steps.run("ruff format", ["ruff", "format", "--check", "."])
     steps.run("mypy", ["mypy"])
-    steps.run("pytest", ["python", "-m", "pytest", "-p", "no:cacheprovider"])
+    steps.run("pytest", ["python", "-m", "pytest", "-p", "no:cacheprovider", "-m", "not slow"])

@@ -35,6 +35,7 @@ __all__ = [
     "Checkpoint",
     "atomic_write_text",
     "find_last_checkpoint",
+    "fsync_path",
     "load_checkpoint",
     "load_weights",
     "prune_checkpoints",
@@ -85,12 +86,12 @@ def save_checkpoint(
     safetensors.torch.save_model(model, str(staging / MODEL_FILE))
     torch.save({"format_version": FORMAT_VERSION, **state}, staging / STATE_FILE)
     for file in staging.iterdir():
-        _fsync(file)
-    _fsync(staging)
+        fsync_path(file)
+    fsync_path(staging)
     if final.exists():  # saving the same step again replaces the old copy
         shutil.rmtree(final)
     staging.rename(final)
-    _fsync(directory)
+    fsync_path(directory)
     set_pointer(directory, "last", final)
     return final
 
@@ -189,7 +190,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         file.flush()
         os.fsync(file.fileno())
     temporary.replace(path)
-    _fsync(path.parent)
+    fsync_path(path.parent)
 
 
 def _follow(pointer: Path) -> Path:
@@ -211,7 +212,7 @@ def _pointer_target(pointer: Path) -> str | None:
         return None
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     """Flush a file or folder to disk (folders: so that a rename inside it is durable)."""
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if path.is_dir() else os.O_RDONLY
     with contextlib.suppress(OSError):  # some file systems cannot fsync folders

@@ -6,10 +6,14 @@ bug. The hierarchy::
     ProjectError
     ├── ConfigError (ValueError)          bad config file, key, value or override
     ├── DataError (ValueError)            data that cannot be loaded or is malformed
+    │   └── InputValidationError          inputs that do not fit a model's contract
     ├── ModelError (ValueError)           unknown model name or impossible model settings
     ├── CheckpointError
     │   ├── CheckpointNotFoundError (FileNotFoundError)
     │   └── CheckpointInvalidError (ValueError)   corrupt, incomplete or mismatched
+    ├── PackageError                      model packages written by ``export``
+    │   ├── PackageNotFoundError (FileNotFoundError)
+    │   └── PackageInvalidError (ValueError)      tampered, incomplete or of an unknown schema
     ├── DeviceError (RuntimeError)        device asked for but not available
     ├── DistributedError (RuntimeError)   bad launch settings, or another rank died or stalled
     ├── TrainingError (RuntimeError)      training cannot go on (for example a non-finite loss)
@@ -27,8 +31,12 @@ __all__ = [
     "DataError",
     "DeviceError",
     "DistributedError",
+    "InputValidationError",
     "ModelError",
     "OutOfMemoryError",
+    "PackageError",
+    "PackageInvalidError",
+    "PackageNotFoundError",
     "ProjectError",
     "RetryableError",
     "TrainingError",
@@ -47,6 +55,10 @@ class DataError(ProjectError, ValueError):
     """A dataset cannot be built or loaded, or its contents are malformed."""
 
 
+class InputValidationError(DataError):
+    """Inputs given for prediction do not match the model's contract (shape, dtype, values)."""
+
+
 class ModelError(ProjectError, ValueError):
     """A model cannot be built from its configuration."""
 
@@ -61,6 +73,18 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
 
 class CheckpointInvalidError(CheckpointError, ValueError):
     """A checkpoint exists but is corrupt, incomplete or does not fit the model."""
+
+
+class PackageError(ProjectError):
+    """Base class of model package failures."""
+
+
+class PackageNotFoundError(PackageError, FileNotFoundError):
+    """A model package, or a file it needs, does not exist."""
+
+
+class PackageInvalidError(PackageError, ValueError):
+    """A model package exists but is tampered, incomplete or of a schema this code cannot read."""
 
 
 class DeviceError(ProjectError, RuntimeError):

@@ -1,0 +1,1 @@
+"""Tests of the inference package: loading, model packages and the predictor."""
