@@ -44,6 +44,7 @@ ANSWER_SETS: dict[str, dict[str, Answer]] = {
         "docs": True,
         "docker": True,
         "slurm": True,
+        "experiment_tracker": "tensorboard",
     },
     "bsd_py312": {
         "project_name": "Tabular Baselines",
@@ -69,6 +70,13 @@ ANSWER_SETS: dict[str, dict[str, Answer]] = {
         "docker": True,
         "serving": True,
         "update_check": True,
+        "experiment_tracker": "mlflow",
+    },
+    "wandb_py311": {
+        "project_name": "Vision Sweeps",
+        "python_version": "3.11",
+        "ci": "none",
+        "experiment_tracker": "wandb",
     },
 }
 

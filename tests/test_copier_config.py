@@ -82,6 +82,7 @@ BAD_CHOICES: list[tuple[str, str]] = [
     ("python_version", "3.9"),
     ("python_version", "3.14"),
     ("python_version", "3"),
+    ("experiment_tracker", "neptune"),
 ]
 
 
@@ -187,9 +188,9 @@ def test_every_validator_is_exercised() -> None:
     assert validated <= {question for question, _ in GOOD_ANSWERS}
 
 
-@pytest.mark.parametrize("question", ["license", "python_version", "ci"])
+@pytest.mark.parametrize("question", ["license", "python_version", "ci", "experiment_tracker"])
 def test_answer_sets_cover_every_choice(question: str) -> None:
-    """Every licence, Python version and CI choice is rendered by at least one answer set."""
+    """Every licence, Python version, CI and tracker choice is rendered by an answer set."""
     default = str(CONFIG[question]["default"])
     used = {answers.get(question, default) for answers in ANSWER_SETS.values()}
     assert used == set(_choices(question))

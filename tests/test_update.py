@@ -188,9 +188,9 @@ def release_next_version(repo: Path) -> None:
     for name in ("seed.py", "models/mlp.py"):
         (module,) = repo.glob(f"template/src/*/{name}")
         edit(module, lambda text: f"{TEMPLATE_LINE}\n{text}")
-    config = repo / "template" / "configs" / "default.yaml"
+    config = repo / "template" / "configs" / "default.yaml.jinja"
     edit(config, lambda text: f"{TEMPLATE_LINE}\n{text}")
-    shutil.copyfile(config, config.with_name("example.yaml"))
+    shutil.copyfile(config, config.with_name("example.yaml.jinja"))
     edit(repo / "template" / "README.md.jinja", lambda text: f"{text}\n{README_LINE}\n")
 
 
