@@ -35,6 +35,7 @@ __all__ = [
     "Checkpoint",
     "atomic_write_text",
     "find_last_checkpoint",
+    "fsync_folder",
     "fsync_path",
     "load_checkpoint",
     "load_weights",
@@ -85,9 +86,7 @@ def save_checkpoint(
     staging.mkdir()
     safetensors.torch.save_model(model, str(staging / MODEL_FILE))
     torch.save({"format_version": FORMAT_VERSION, **state}, staging / STATE_FILE)
-    for file in staging.iterdir():
-        fsync_path(file)
-    fsync_path(staging)
+    fsync_folder(staging)
     if final.exists():  # saving the same step again replaces the old copy
         shutil.rmtree(final)
     staging.rename(final)
@@ -210,6 +209,13 @@ def _pointer_target(pointer: Path) -> str | None:
         return pointer.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush every file in ``folder``, then the folder itself, before it is renamed into place."""
+    for file in folder.iterdir():
+        fsync_path(file)
+    fsync_path(folder)
 
 
 def fsync_path(path: Path) -> None:
