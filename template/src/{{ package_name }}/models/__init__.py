@@ -1,13 +1,6 @@
-"""Networks, chosen by name in the config.
+"""The project's networks, one module each.
 
-To add one: write a module here with a builder decorated by ``@register_model("name")`` and
-import it below; then set ``model.name: name`` in your config.
+A module here holds a model's settings class and a builder decorated with ``@register_model``
+(see ``mlp.py``); the engine imports every module of this package, so a new file is all a new
+model needs. ``model.name`` in the config picks one.
 """
-
-from __future__ import annotations
-
-from . import mlp
-from .mlp import MLP
-from .registry import ModelBuilder, available_models, build_model, register_model
-
-__all__ = ["MLP", "ModelBuilder", "available_models", "build_model", "mlp", "register_model"]

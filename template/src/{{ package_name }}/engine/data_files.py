@@ -1,0 +1,231 @@
+"""Data files: CSV tables and NumPy ``.npz`` archives, checked before anything trains on them.
+
+A CSV file has a header row and numeric columns; one of them may be the label (or target)
+column. An ``.npz`` archive holds named numeric arrays whose first dimensions agree. Every
+problem (missing column or array, text where a number belongs, NaN, an empty file) is reported
+as a ``DataError`` naming the file, and the column and row where it applies.
+
+The project's ``data.py`` reads its training data with these; ``predict`` reads a model's inputs
+with ``read_inputs``, checked against the model's input specs.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .exceptions import DataError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from .task import TensorSpec
+
+__all__ = [
+    "class_indices",
+    "read_arrays",
+    "read_csv",
+    "read_inputs",
+    "read_labelled",
+]
+
+
+def read_labelled(path: Path, *, label_column: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read features ``(N, F)`` (float32) and labels ``(N,)`` (float64) from a CSV or .npz file.
+
+    A CSV file's label column is ``label_column``; an archive holds the arrays ``features``
+    (2-D) and ``labels`` (1-D).
+
+    Raises:
+        DataError: If the file is missing, of an unknown kind, or its contents are malformed.
+    """
+    _check_exists(path)
+    if _suffix(path) == ".csv":
+        features, labels = read_csv(path, label_column=label_column, need_labels=True)
+        assert labels is not None  # need_labels=True guarantees them
+        return features, labels
+    arrays = read_arrays(path, ["features", "labels"])
+    _check_ndim(arrays["features"], 2, path=path, name="features")
+    _check_ndim(arrays["labels"], 1, path=path, name="labels")
+    return (
+        torch.from_numpy(arrays["features"].astype(np.float32)),
+        torch.from_numpy(arrays["labels"].astype(np.float64)),
+    )
+
+
+def class_indices(labels: torch.Tensor, *, path: Path) -> torch.Tensor:
+    """Labels as class indices (int64).
+
+    Raises:
+        DataError: If a label is not a whole number from 0 upwards.
+    """
+    if (labels != labels.round()).any() or (labels < 0).any():
+        raise DataError(f"data file {str(path)!r}: labels must be whole numbers from 0 upwards")
+    return labels.long()
+
+
+def read_csv(
+    path: Path, *, label_column: str, need_labels: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Parse a CSV table into float features and, if present, its label column (float64).
+
+    Raises:
+        DataError: If the table is empty, lacks the label column, or holds a non-number or NaN.
+    """
+    header, values = _read_table(path)
+    has_labels = label_column in header
+    if need_labels and not has_labels:
+        raise DataError(
+            f"data file {str(path)!r} has no column {label_column!r}; columns: {header}"
+        )
+    feature_columns = [i for i, name in enumerate(header) if name != label_column]
+    if not feature_columns:
+        raise DataError(f"data file {str(path)!r} has no feature columns besides {label_column!r}")
+    features = torch.from_numpy(values[:, feature_columns]).float()
+    labels = torch.from_numpy(values[:, header.index(label_column)]) if has_labels else None
+    return features, labels
+
+
+def read_arrays(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Load the numeric arrays ``names`` from an ``.npz`` archive, checked to agree in length.
+
+    Raises:
+        DataError: If the file is not a readable archive, an array is missing, not numeric,
+            empty, holds NaN or infinite values, or the arrays differ in length.
+    """
+    _check_exists(path)
+    if _suffix(path) != ".npz":
+        raise DataError(f"data file {str(path)!r} is not an .npz archive")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise DataError(f"data file {str(path)!r} is not a readable .npz archive: {err}") from err
+    with archive:
+        present = sorted(archive.files)
+        missing = [name for name in names if name not in present]
+        if missing:
+            raise DataError(
+                f"data file {str(path)!r} must hold arrays {list(names)}; it has {present}"
+            )
+        arrays = {name: _numeric(archive[name], path=path, name=name) for name in names}
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise DataError(f"data file {str(path)!r}: the arrays differ in length: {lengths}")
+    return arrays
+
+
+def read_inputs(
+    path: Path, specs: Sequence[TensorSpec], *, label_column: str
+) -> dict[str, torch.Tensor]:
+    """Read a model's inputs for prediction: a CSV table for one 2-D input, or an archive.
+
+    A CSV file's columns, apart from ``label_column``, are the features of the model's one input.
+    An archive holds one array per input, named as the input. The values are checked against
+    the specs later, by the predictor; this checks the file and the columns.
+
+    Raises:
+        DataError: If the file is missing or malformed, or does not fit the inputs.
+    """
+    _check_exists(path)
+    suffix = _suffix(path)
+    if suffix == ".npz":
+        arrays = read_arrays(path, [spec.name for spec in specs])
+        return {name: torch.from_numpy(array) for name, array in arrays.items()}
+    if suffix != ".csv":
+        raise DataError(f"data file {str(path)!r} is neither .csv nor .npz")
+    if len(specs) != 1 or len(specs[0].shape) != 2:
+        names = [spec.name for spec in specs]
+        raise DataError(
+            f"data file {str(path)!r}: a CSV table holds one 2-D input, but the model takes "
+            f"{names}; pass an .npz archive with one array per input"
+        )
+    spec = specs[0]
+    header, values = _read_table(path)
+    columns = [name for name in header if name != label_column]
+    expected = spec.shape[1]
+    if expected is not None and len(columns) != expected:
+        raise DataError(
+            f"data file {str(path)!r} has {len(columns)} feature columns {columns}, the model "
+            f"takes {expected} (a label column named {label_column!r} is left out)"
+        )
+    kept = [i for i, name in enumerate(header) if name != label_column]
+    return {spec.name: torch.from_numpy(values[:, kept])}
+
+
+def _read_table(path: Path) -> tuple[list[str], np.ndarray]:
+    """A CSV file's header and its values as float64, every cell checked."""
+    _check_exists(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as file:
+            rows = list(csv.reader(file))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"data file {str(path)!r} is not a readable UTF-8 CSV file: {err}") from err
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise DataError(f"data file {str(path)!r} is empty")
+    header, body = [name.strip() for name in rows[0]], rows[1:]
+    if not body:
+        raise DataError(f"data file {str(path)!r} has a header but no rows")
+    values = np.empty((len(body), len(header)), dtype=np.float64)
+    for row_number, row in enumerate(body, start=2):  # row 1 is the header
+        if len(row) != len(header):
+            raise DataError(
+                f"data file {str(path)!r} row {row_number} has {len(row)} values, "
+                f"the header has {len(header)}"
+            )
+        values[row_number - 2] = [
+            _number(cell, path=path, column=name, row=row_number)
+            for cell, name in zip(row, header, strict=True)
+        ]
+    return header, values
+
+
+def _check_exists(path: Path) -> None:
+    if not path.is_file():
+        raise DataError(f"data file {str(path)!r} does not exist")
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".npz"}:
+        raise DataError(f"data file {str(path)!r} is neither .csv nor .npz")
+    return suffix
+
+
+def _number(cell: str, *, path: Path, column: str, row: int) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        raise DataError(
+            f"data file {str(path)!r} column {column!r} row {row}: {cell!r} is not a number"
+        ) from None
+    if not math.isfinite(value):
+        raise DataError(f"data file {str(path)!r} column {column!r} row {row} holds {cell!r}")
+    return value
+
+
+def _numeric(array: np.ndarray, *, path: Path, name: str) -> np.ndarray:
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise DataError(
+            f"data file {str(path)!r}: array {name!r} has dtype {array.dtype}, not numbers"
+        )
+    if array.ndim == 0 or array.shape[0] == 0:
+        raise DataError(
+            f"data file {str(path)!r}: array {name!r} has shape {array.shape}; "
+            "expected at least one dimension and one row"
+        )
+    if not np.isfinite(array).all():
+        raise DataError(f"data file {str(path)!r}: array {name!r} holds NaN or infinite values")
+    return array
+
+
+def _check_ndim(array: np.ndarray, ndim: int, *, path: Path, name: str) -> None:
+    if array.ndim != ndim:
+        raise DataError(
+            f"data file {str(path)!r}: array {name!r} has shape {array.shape}; "
+            f"expected {ndim} dimension(s)"
+        )

@@ -1,0 +1,102 @@
+"""Evaluation: the task's loss and metrics of a model over a set of batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import distributed as dist
+
+from .device import to_device
+from .exceptions import TrainingError
+from .metrics import Mean
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from torch import nn
+
+    from .metrics import Metric
+    from .task import Sizes, Task
+
+__all__ = ["EvalMetrics", "evaluate"]
+
+
+@dataclass(frozen=True)
+class EvalMetrics:
+    """The mean loss and the task's metrics over a dataset, by name (``loss`` first)."""
+
+    values: dict[str, float]
+    num_samples: int
+
+    @property
+    def loss(self) -> float:
+        """The mean loss."""
+        return self.values["loss"]
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The metrics and the sample count as a plain dictionary, for JSON and loggers."""
+        return {**self.values, "num_samples": self.num_samples}
+
+
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[Any],
+    *,
+    task: Task[Any, Any],
+    sizes: Sizes,
+    device: torch.device,
+) -> EvalMetrics:
+    """Compute the task's loss and metrics of ``model`` in eval mode.
+
+    Sums stay on the device; only the final values are copied to the host. In a distributed run
+    each rank scores its share of the data and the sums are added up across ranks, so every rank
+    returns the metrics of the whole dataset.
+    """
+    loss = _SampleMean()
+    metrics = task.metrics(sizes)
+    streaming: list[Metric] = [loss, *metrics.values()]
+    for metric in streaming:
+        metric.reset(device)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for batch in batches:
+            inputs, targets = task.split_batch(to_device(batch, device))
+            outputs = task.forward(model, inputs)
+            loss.add_mean(task.loss(outputs, targets), count=len(targets))
+            for metric in metrics.values():
+                metric.update(outputs, targets)
+    model.train(was_training)
+    _sum_over_ranks(streaming)
+    values = {"loss": loss.compute()}
+    for name, metric in metrics.items():
+        value = metric.compute()
+        for key, item in (value if isinstance(value, dict) else {name: value}).items():
+            if key in values:
+                raise TrainingError(f"two of the task's metrics report {key!r}: rename one")
+            values[key] = item
+    return EvalMetrics(values=values, num_samples=int(loss.state[1].item()))
+
+
+class _SampleMean(Mean):
+    """The loss, weighted by the samples of each batch."""
+
+    def add_mean(self, mean: torch.Tensor, *, count: int) -> None:
+        """Add a batch whose mean is ``mean`` over ``count`` samples."""
+        self.state[0] += mean.detach().float() * count
+        self.state[1] += count
+
+
+def _sum_over_ranks(metrics: list[Metric]) -> None:
+    """Add every metric's state up across ranks in one collective (nothing outside torchrun)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    flat = torch.cat([metric.state.reshape(-1).to(torch.float64) for metric in metrics])
+    dist.all_reduce(flat)
+    offset = 0
+    for metric in metrics:
+        size = metric.state.numel()
+        metric.state = flat[offset : offset + size].reshape(metric.state.shape).to(metric.state)
+        offset += size

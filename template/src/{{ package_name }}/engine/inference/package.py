@@ -1,0 +1,348 @@
+"""Model packages: a trained model and its contract, in a folder that leaves the training code.
+
+``export_package`` writes a folder holding ``model.safetensors`` (the weights) and
+``contract.json``: the model's name and version, the schema version of the contract, the task it
+was trained for and that task's settings, what the model takes (each input's name, element type
+and shape) and what a prediction holds, the model's settings and the data sizes to rebuild it,
+where it came from (project and template versions, git commit), and the SHA-256 of the weights
+and of the contract itself. ``load_package`` checks all of it and refuses a package that is
+incomplete, tampered with or of a schema this code does not know; a package of an older schema is
+upgraded as it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import safetensors.torch
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..checkpoint import fsync_folder, fsync_path
+from ..exceptions import PackageError, PackageInvalidError, PackageNotFoundError
+from ..provenance import DISTRIBUTION, project_version, template_version
+from ..runs import git_state
+from ..task import OutputSpec, TensorSpec  # noqa: TC001 (pydantic resolves field types at runtime)
+from .loading import load_model
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+
+    from .loading import LoadedModel
+
+__all__ = [
+    "CONTRACT_FILE",
+    "SCHEMA_VERSION",
+    "WEIGHTS_FILE",
+    "Contract",
+    "ModelPackage",
+    "contract_digest",
+    "describe_model",
+    "export_package",
+    "file_sha256",
+    "load_package",
+]
+
+CONTRACT_FILE = "contract.json"
+WEIGHTS_FILE = "model.safetensors"
+SCHEMA_VERSION = 3
+_SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class Contract(BaseModel):
+    """Everything a caller needs to know about a packaged model, as stored in contract.json."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = Field(description="Version of this contract's layout.")
+    name: str = Field(min_length=1, description="Model name.")
+    version: str = Field(min_length=1, description="Model version.")
+    created: str = Field(description="When the package was written (UTC, ISO 8601).")
+    task: str = Field(min_length=1, description="The task class the model was trained for.")
+    settings: dict[str, Any] = Field(description="The task's settings (config section task).")
+    inputs: list[TensorSpec] = Field(min_length=1, description="What the model takes.")
+    output: OutputSpec = Field(description="What a prediction holds.")
+    model: dict[str, Any] = Field(description="The model's settings (config section model).")
+    sizes: dict[str, int] = Field(description="The data sizes the model was built for.")
+    project_version: str = Field(description="Version of the project that exported the model.")
+    template_version: str = Field(description="Template version the project came from.")
+    git_commit: str | None = Field(description="Project commit at export; null outside git.")
+    weights_sha256: str = Field(pattern=_SHA256_PATTERN, description="SHA-256 of the weights.")
+    contract_sha256: str = Field(
+        pattern=_SHA256_PATTERN, description="SHA-256 of this contract without this field."
+    )
+
+    @property
+    def input_names(self) -> list[str]:
+        """The inputs' names, in order."""
+        return [spec.name for spec in self.inputs]
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    """A checked model package: its folder and its contract (weights stay on disk)."""
+
+    path: Path
+    contract: Contract
+
+    @property
+    def weights_path(self) -> Path:
+        """The safetensors file holding the model weights."""
+        return self.path / WEIGHTS_FILE
+
+
+def export_package(
+    checkpoint: Path,
+    output: Path,
+    *,
+    name: str = DISTRIBUTION,
+    version: str | None = None,
+    labels: Sequence[str] | None = None,
+) -> ModelPackage:
+    """Write the model of ``checkpoint`` as a model package in the folder ``output``.
+
+    The package is written into a staging folder, flushed to disk and renamed into place, so a
+    crash never leaves a half-written package at ``output``. An existing package is replaced.
+
+    Args:
+        checkpoint: Checkpoint, checkpoints or run folder, or a ``last``/``best`` pointer.
+        output: Folder to write; it must not exist, be empty, or hold a model package.
+        name: Model name recorded in the contract.
+        version: Model version recorded in the contract; by default the project's version.
+        labels: Names of the task's classes or outputs, in order (see ``Task.output_spec``).
+
+    Returns:
+        The package as ``load_package`` reads it back.
+
+    Raises:
+        CheckpointNotFoundError: If there is no checkpoint at ``checkpoint``.
+        CheckpointInvalidError: If the checkpoint is corrupt.
+        PackageError: If ``output`` holds something other than a model package, or ``labels``
+            does not fit the task's outputs.
+    """
+    loaded = load_model(checkpoint, device=torch.device("cpu"))
+    _check_replaceable(output)
+    staging = output.with_name(f".{output.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)  # from a crash during an earlier export
+    staging.mkdir(parents=True)
+    safetensors.torch.save_model(loaded.model, str(staging / WEIGHTS_FILE))
+    contract = describe_model(
+        loaded,
+        name=name,
+        version=version or project_version(),
+        labels=labels,
+        weights_sha256=file_sha256(staging / WEIGHTS_FILE),
+        git_commit=git_state()["commit"],
+    )
+    text = json.dumps(contract.model_dump(mode="json"), indent=2) + "\n"
+    (staging / CONTRACT_FILE).write_text(text, encoding="utf-8")
+    fsync_folder(staging)
+    _move_into_place(staging, output)
+    return load_package(output)
+
+
+def describe_model(
+    loaded: LoadedModel,
+    *,
+    name: str,
+    version: str,
+    labels: Sequence[str] | None,
+    weights_sha256: str,
+    git_commit: str | None,
+) -> Contract:
+    """Build the contract of a loaded model: what it takes, returns and where it came from.
+
+    Raises:
+        PackageError: If ``labels`` does not fit the task's outputs.
+    """
+    fields: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "version": version,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "task": type(loaded.task).__name__,
+        "settings": loaded.config.task.model_dump(mode="json"),
+        "inputs": loaded.task.input_specs(loaded.sizes),
+        "output": loaded.task.output_spec(loaded.sizes, labels=labels),
+        "model": loaded.config.model.model_dump(mode="json"),
+        "sizes": loaded.sizes,
+        "project_version": project_version(),
+        "template_version": template_version(),
+        "git_commit": git_commit,
+        "weights_sha256": weights_sha256,
+    }
+    unsigned = Contract.model_construct(**fields).model_dump(
+        mode="json", exclude={"contract_sha256"}
+    )
+    return Contract.model_validate({**unsigned, "contract_sha256": contract_digest(unsigned)})
+
+
+def contract_digest(contract: dict[str, Any]) -> str:
+    """SHA-256 of a contract's canonical JSON (sorted keys), leaving out ``contract_sha256``."""
+    unsigned = {key: value for key, value in contract.items() if key != "contract_sha256"}
+    canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def load_package(path: Path) -> ModelPackage:
+    """Read and check a model package: its contract, schema version and both checksums.
+
+    A contract of an older schema carries no checksum of its own; only its weights are checked.
+
+    Raises:
+        PackageNotFoundError: If ``path`` is not a folder holding contract.json.
+        PackageInvalidError: If the contract is malformed or of an unknown schema version, or
+            the contract or the weights do not match their checksums.
+    """
+    contract_file = path / CONTRACT_FILE
+    if not contract_file.is_file():
+        raise PackageNotFoundError(f"no model package at {str(path)!r}: {CONTRACT_FILE} missing")
+    try:
+        raw = json.loads(contract_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PackageInvalidError(f"cannot read {str(contract_file)!r}: {err}") from err
+    written_as = raw.get("schema_version") if isinstance(raw, dict) else None
+    contract = _validated(_upgraded(raw, where=contract_file), where=contract_file)
+    if written_as == SCHEMA_VERSION and contract_digest(raw) != contract.contract_sha256:
+        raise PackageInvalidError(
+            f"{str(contract_file)!r} does not match its contract_sha256: the contract was "
+            "changed after export"
+        )
+    weights = path / WEIGHTS_FILE
+    if not weights.is_file():
+        raise PackageInvalidError(f"model package {str(path)!r} has no {WEIGHTS_FILE}")
+    actual = file_sha256(weights)
+    if actual != contract.weights_sha256:
+        raise PackageInvalidError(
+            f"{str(weights)!r} has SHA-256 {actual}, but the contract says "
+            f"{contract.weights_sha256}: the package was changed after export"
+        )
+    return ModelPackage(path=path, contract=contract)
+
+
+def _upgrade_from_1(raw: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 kept ``num_features`` and ``num_classes`` flat; 2 groups input and output."""
+    upgraded = {
+        key: value for key, value in raw.items() if key not in {"num_features", "num_classes"}
+    }
+    num_features, num_classes = raw.get("num_features"), raw.get("num_classes")
+    if not isinstance(num_features, int) or not isinstance(num_classes, int):
+        raise ValueError("schema 1 needs integer num_features and num_classes")
+    upgraded["input"] = {
+        "num_features": num_features,
+        "shape": [None, num_features],
+        "dtype": "float32",
+    }
+    upgraded["output"] = {"kind": "classification", "labels": [str(i) for i in range(num_classes)]}
+    upgraded["schema_version"] = 2
+    return upgraded
+
+
+def _upgrade_from_2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 described tabular classification only; 3 describes any task's inputs and outputs.
+
+    Every schema-2 package holds a classifier of feature rows, the task now called
+    ``Classification``, with default settings.
+    """
+    upgraded = {key: value for key, value in raw.items() if key not in {"input", "output"}}
+    source_input, source_output = raw.get("input"), raw.get("output")
+    if not isinstance(source_input, dict) or not isinstance(source_output, dict):
+        raise ValueError("schema 2 needs the objects input and output")
+    num_features, labels = source_input.get("num_features"), source_output.get("labels")
+    if not isinstance(num_features, int) or not isinstance(labels, list):
+        raise ValueError("schema 2 needs input.num_features and output.labels")
+    upgraded["inputs"] = [{"name": "features", "dtype": "float32", "shape": [None, num_features]}]
+    upgraded["output"] = {
+        "kind": "classification",
+        "fields": [
+            {"name": "prediction", "shape": [None], "names": labels},
+            {"name": "probability", "shape": [None, len(labels)], "names": labels},
+        ],
+    }
+    upgraded |= {
+        "schema_version": 3,
+        "task": "Classification",
+        "settings": {},
+        "sizes": {"num_features": num_features, "num_classes": len(labels)},
+        "project_version": raw.get("version", "unknown"),
+    }
+    upgraded["contract_sha256"] = contract_digest(upgraded)
+    return upgraded
+
+
+# Each step lifts a contract of the given schema version to the next one.
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _upgrade_from_1,
+    2: _upgrade_from_2,
+}
+
+
+def _upgraded(raw: object, *, where: Path) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise PackageInvalidError(
+            f"{str(where)!r} must hold a JSON object, not {type(raw).__name__}"
+        )
+    version = raw.get("schema_version")
+    readable = f"1 to {SCHEMA_VERSION}"
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise PackageInvalidError(
+            f"{str(where)!r} has schema_version {version!r}: expected an integer from {readable}"
+        )
+    if not 1 <= version <= SCHEMA_VERSION:
+        raise PackageInvalidError(
+            f"{str(where)!r} has schema_version {version}, this code reads {readable}"
+        )
+    while raw["schema_version"] < SCHEMA_VERSION:
+        try:
+            raw = _UPGRADES[raw["schema_version"]](raw)
+        except ValueError as err:
+            raise PackageInvalidError(f"{str(where)!r}: {err}") from err
+    return raw
+
+
+def _validated(raw: dict[str, Any], *, where: Path) -> Contract:
+    try:
+        return Contract.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'contract'}: {error['msg']}"
+            for error in err.errors()
+        )
+        raise PackageInvalidError(f"{str(where)!r} is not a valid contract: {problems}") from err
+
+
+def _move_into_place(staging: Path, output: Path) -> None:
+    """Rename ``staging`` to ``output``; an earlier ``output`` is moved aside, then deleted."""
+    if output.exists():
+        retired = output.with_name(f".{output.name}.old")
+        shutil.rmtree(retired, ignore_errors=True)
+        output.rename(retired)
+        staging.rename(output)
+        shutil.rmtree(retired)
+    else:
+        staging.rename(output)
+    fsync_path(output.parent)
+
+
+def _check_replaceable(output: Path) -> None:
+    if output.is_file() or (
+        output.is_dir() and any(output.iterdir()) and not (output / CONTRACT_FILE).is_file()
+    ):
+        raise PackageError(
+            f"{str(output)!r} exists and is not a model package: choose a new or empty folder"
+        )
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as 64 hexadecimal digits."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
