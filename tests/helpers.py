@@ -45,6 +45,8 @@ ANSWER_SETS: dict[str, dict[str, Answer]] = {
         "docker": True,
         "slurm": True,
         "experiment_tracker": "tensorboard",
+        "task": "regression",
+        "serving": True,
     },
     "bsd_py312": {
         "project_name": "Tabular Baselines",
@@ -77,6 +79,8 @@ ANSWER_SETS: dict[str, dict[str, Answer]] = {
         "python_version": "3.11",
         "ci": "none",
         "experiment_tracker": "wandb",
+        "task": "image_classification",
+        "serving": True,
     },
 }
 

@@ -3,7 +3,8 @@
 Export and batch prediction exist either way.
 
 Checked statically on every answer set; the generated service itself is tested by the generated
-project's own suite (tests/test_serving.py there) and its benchmark by test_generated_project.py.
+project's own suite (tests/engine/test_serving.py there) and its benchmark by
+test_generated_project.py.
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ def _requirement_names(requirements: list[str]) -> set[str]:
 
 def _serving_files(rendered: RenderedProject) -> list[str]:
     package = rendered.recorded["package_name"]
-    return [f"src/{package}/serving.py", "tests/test_serving.py", "benchmarks/serving.py"]
+    return [
+        f"src/{package}/engine/serving.py",
+        "tests/engine/test_serving.py",
+        "benchmarks/serving.py",
+    ]
 
 
 def test_serving_files_follow_the_answer(rendered: RenderedProject) -> None:
@@ -76,15 +81,14 @@ def test_no_web_code_without_serving(rendered: RenderedProject) -> None:
         if name in path.read_text(encoding="utf-8", errors="replace")
     ]
     assert not mentions, mentions
-    cli = (rendered.path / "src" / str(rendered.recorded["package_name"]) / "cli.py").read_text(
-        encoding="utf-8"
-    )
-    assert "def serve(" not in cli
+    engine = rendered.path / "src" / str(rendered.recorded["package_name"]) / "engine"
+    assert "def serve(" not in (engine / "cli.py").read_text(encoding="utf-8")
 
 
 def test_export_and_predict_exist_either_way(rendered: RenderedProject) -> None:
     """The model package and the predictor do not depend on the serving answer."""
-    inference = rendered.path / "src" / str(rendered.recorded["package_name"]) / "inference"
+    engine = rendered.path / "src" / str(rendered.recorded["package_name"]) / "engine"
+    inference = engine / "inference"
     assert {"package.py", "predictor.py"} <= {path.name for path in inference.iterdir()}
     cli = (inference.parent / "cli.py").read_text(encoding="utf-8")
     assert "def export(" in cli
@@ -100,11 +104,21 @@ def test_readme_documents_what_exists(rendered: RenderedProject) -> None:
     assert (f"{slug} serve" in readme) == bool(rendered.recorded["serving"])
 
 
-def test_template_version_in_the_contract(rendered: RenderedProject) -> None:
-    """Packages record the template version the project came from, untagged templates too."""
+def test_template_version_is_read_at_run_time(rendered: RenderedProject) -> None:
+    """No source file holds the template version, which would conflict on every update.
+
+    ``provenance.py`` reads ``_commit`` from the answers file, which records it.
+    """
+    commit = str(rendered.recorded["_commit"])
     package = rendered.path / "src" / str(rendered.recorded["package_name"])
-    text = (package / "provenance.py").read_text(encoding="utf-8")
-    assert f'TEMPLATE_VERSION = "{rendered.recorded["_commit"]}"' in text
+    holding = [
+        str(path.relative_to(rendered.path))
+        for path in package.rglob("*.py")
+        if commit in path.read_text(encoding="utf-8")
+    ]
+    assert not holding
+    provenance = (package / "engine" / "provenance.py").read_text(encoding="utf-8")
+    assert 'ANSWERS_FILE = ".copier-answers.yml"' in provenance
 
 
 def _stages(parser: DockerfileParser) -> dict[str, dict[str, list[str]]]:

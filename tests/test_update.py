@@ -62,6 +62,9 @@ def seed_for_rank(seed: int, *, rank: int) -> int:
     return seed + rank
 '''
 
+# The engine files 0.2.0 changes: a utility, the training loop and evaluation.
+ENGINE_CHANGES = ("engine/seed.py", "engine/training.py", "engine/evaluation.py")
+
 # Labels copier gives the two sides of an inline conflict.
 CONFLICT_START = b"<<<<<<< before updating"
 CONFLICT_END = b">>>>>>> after updating"
@@ -185,12 +188,13 @@ def package_dir(project: Path) -> Path:
 def release_next_version(repo: Path) -> None:
     """Change the template the way a 0.2.0 release would: standards and user-owned files."""
     edit(repo / "template" / "pyproject.toml.jinja", lower_coverage_floor)
-    for name in ("seed.py", "models/mlp.py"):
-        (module,) = repo.glob(f"template/src/*/{name}")
+    for pattern in (*ENGINE_CHANGES, "models/*mlp.py"):
+        (module,) = repo.glob(f"template/src/*/{pattern}*")
         edit(module, lambda text: f"{TEMPLATE_LINE}\n{text}")
-    config = repo / "template" / "configs" / "default.yaml.jinja"
+    (config,) = repo.glob("template/configs/*'classification'*default.yaml*")
     edit(config, lambda text: f"{TEMPLATE_LINE}\n{text}")
-    shutil.copyfile(config, config.with_name("example.yaml.jinja"))
+    # A new config is one per task, as the default configs are.
+    shutil.copyfile(config, config.with_name(config.name.replace("default", "example")))
     edit(repo / "template" / "README.md.jinja", lambda text: f"{text}\n{README_LINE}\n")
 
 
@@ -249,7 +253,7 @@ class Updated:
 def edit_as_user(project: Path) -> None:
     """Edit as a team would: standards files, user-owned files, and a file of its own."""
     edit(project / "pyproject.toml", replace_line(r'version = "[^"]*"', USER_VERSION))
-    edit(package_dir(project) / "seed.py", lambda text: text + USER_FUNCTION)
+    edit(package_dir(project) / "engine" / "seed.py", lambda text: text + USER_FUNCTION)
     edit(project / "configs" / "default.yaml", lambda text: text + USER_CONFIG_LINE)
     edit(project / "README.md", lambda text: text + USER_README)
     (project / "NOTES.md").write_text(USER_NOTES, encoding="utf-8")
@@ -287,8 +291,9 @@ def test_answers_file_moves_to_the_new_tag(updated: Updated) -> None:
 def test_template_changes_arrive(updated: Updated) -> None:
     """Standards files take the new version's changes; new files arrive, in any folder."""
     assert coverage_floor(updated.path / "pyproject.toml") == updated.floor - 5
-    seed = (package_dir(updated.path) / "seed.py").read_text(encoding="utf-8")
-    assert seed.startswith(TEMPLATE_LINE), "seed.py did not take 0.2.0's change"
+    for name in ENGINE_CHANGES:
+        module = (package_dir(updated.path) / name).read_text(encoding="utf-8")
+        assert module.startswith(TEMPLATE_LINE), f"{name} did not take 0.2.0's change"
     example = updated.path / "configs" / "example.yaml"
     assert example.read_text(encoding="utf-8").startswith(TEMPLATE_LINE)
 
@@ -297,7 +302,7 @@ def test_user_edits_to_standards_files_merge(updated: Updated) -> None:
     """The team's edits elsewhere in the files the template changed are kept."""
     pyproject = (updated.path / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(f"^{re.escape(USER_VERSION)}$", pyproject, flags=re.MULTILINE)
-    seed = (package_dir(updated.path) / "seed.py").read_text(encoding="utf-8")
+    seed = (package_dir(updated.path) / "engine" / "seed.py").read_text(encoding="utf-8")
     assert seed.endswith(USER_FUNCTION), "the function the team added to seed.py is gone"
 
 
@@ -324,14 +329,13 @@ def test_only_expected_files_changed(updated: Updated) -> None:
     changed = git(updated.path, "status", "--porcelain").splitlines()
     names = sorted(line[3:] for line in changed)
     package = package_dir(updated.path).relative_to(updated.path).as_posix()
-    # provenance.py records the template version, so every update changes it.
+    # No source file records the template version: it is read from the answers file.
     assert names == sorted(
         [
             ".copier-answers.yml",
             "configs/example.yaml",
             "pyproject.toml",
-            f"{package}/provenance.py",
-            f"{package}/seed.py",
+            *(f"{package}/{name}" for name in ENGINE_CHANGES),
         ]
     )
 
@@ -361,7 +365,7 @@ def test_conflicting_edit_is_an_inline_conflict(clone: Clone) -> None:
         flags=re.MULTILINE,
     ), f"no inline conflict between {ours!r} and {theirs!r}:\n{pyproject}"
     assert USER_VERSION in pyproject
-    seed = (package_dir(project) / "seed.py").read_text(encoding="utf-8")
+    seed = (package_dir(project) / "engine" / "seed.py").read_text(encoding="utf-8")
     assert seed.startswith(TEMPLATE_LINE)
     assert seed.endswith(USER_FUNCTION)
     now = tree(project)
@@ -423,13 +427,13 @@ def test_deleted_files(clone: Clone) -> None:
     """
     project = clone(OLD)
     package = package_dir(project)
-    (package / "seed.py").unlink()
+    (package / "engine" / "seed.py").unlink()
     (package / "models" / "mlp.py").unlink()
     commit_all(project, "Delete a standards file and a user-owned one")
 
     update_project(project, NEW)
 
-    assert not (package / "seed.py").exists(), "a deleted standards file came back"
+    assert not (package / "engine" / "seed.py").exists(), "a deleted standards file came back"
     mlp = package / "models" / "mlp.py"
     assert mlp.is_file(), "a deleted user-owned file stayed deleted"
     assert mlp.read_text(encoding="utf-8").startswith(TEMPLATE_LINE), "not the 0.2.0 version"

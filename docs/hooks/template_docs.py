@@ -58,7 +58,7 @@ import typer.main
 from typer.testing import CliRunner
 
 package, slug = sys.argv[1:]
-app = import_module(package + ".cli").app
+app = import_module(package + ".engine.cli").app
 
 def paths(command, path):
     yield path

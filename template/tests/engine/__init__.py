@@ -1,0 +1,1 @@
+"""Tests of the engine: the template's, kept current by copier update."""

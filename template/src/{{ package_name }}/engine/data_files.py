@@ -27,12 +27,30 @@ if TYPE_CHECKING:
     from .task import TensorSpec
 
 __all__ = [
+    "check_source",
     "class_indices",
     "read_arrays",
     "read_csv",
     "read_inputs",
     "read_labelled",
 ]
+
+
+def check_source(source: str, path: Path | None) -> None:
+    """Check a data section's ``source`` against its ``path`` (for a model validator).
+
+    The built-in source (``synthetic``) takes no file, and every other source needs one.
+
+    Raises:
+        ValueError: If they do not fit together, naming both keys.
+    """
+    if source == "synthetic" and path is not None:
+        raise ValueError(
+            f"data.path={str(path)!r} is set but data.source is synthetic: "
+            "set data.source to the kind of file to read it"
+        )
+    if source != "synthetic" and path is None:
+        raise ValueError(f"data.source={source} needs data.path, the file to read")
 
 
 def read_labelled(path: Path, *, label_column: str) -> tuple[torch.Tensor, torch.Tensor]:
