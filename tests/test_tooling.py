@@ -366,6 +366,68 @@ def test_update_check_step(
         assert "::error" not in result.output
 
 
+# --- torch builds ------------------------------------------------------------------------------
+
+# A `uv sync` command as documented, up to the end of its command; "`uv sync`" alone names it.
+UV_SYNC = re.compile(r"(?<!`)\buv sync\b[^\n`|;&]*|`uv sync [^`]*`")
+PIP_INSTALL_PROJECT = re.compile(r"\bpip install -e\b")
+CPU_TORCH_FIRST = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+
+
+def _documents(project: Path) -> list[Path]:
+    """Files whose commands people copy: Markdown, the Makefile, workflows, Dockerfile, configs."""
+    names = {"Makefile", "Dockerfile", ".pre-commit-config.yaml"}
+    return sorted(
+        path
+        for path in project.rglob("*")
+        if path.is_file()
+        and ".venv" not in path.parts
+        and (path.suffix in {".md", ".yml", ".yaml", ".json"} or path.name in names)
+    )
+
+
+def test_torch_is_only_in_the_build_extras(rendered: RenderedProject) -> None:
+    """Each build extra declares torch bound to its PyTorch index; nothing else declares it."""
+    pyproject = _pyproject(rendered.path)
+    requirements = [*pyproject["project"]["dependencies"]]
+    requirements += [spec for group in pyproject["dependency-groups"].values() for spec in group]
+    assert not [spec for spec in requirements if re.match(r"torch\b", spec)], requirements
+    extras = pyproject["project"]["optional-dependencies"]
+    sources = {
+        source["extra"]: source["index"] for source in pyproject["tool"]["uv"]["sources"]["torch"]
+    }
+    for extra in ("cpu", "cu128"):
+        assert [spec for spec in extras[extra] if spec.startswith("torch")] == ["torch>=2.6"]
+        assert sources[extra] == f"pytorch-{extra}"
+
+
+def test_documented_installs_pick_a_torch_build(rendered: RenderedProject) -> None:
+    """Each documented ``uv sync`` names a build extra; ``pip install -e`` follows CPU torch."""
+    unsafe = []
+    for path in _documents(rendered.path):
+        text = path.read_text(encoding="utf-8")
+        unsafe += [
+            f"{path.name}: {match[0]}"
+            for match in UV_SYNC.finditer(text)
+            if "--extra" not in match[0]
+        ]
+        if PIP_INSTALL_PROJECT.search(text) and CPU_TORCH_FIRST not in text:
+            unsafe.append(f"{path.name}: pip install -e without the CPU build of torch first")
+    assert not unsafe, "\n".join(unsafe)
+
+
+def test_template_docs_pick_a_torch_build() -> None:
+    """The template's own pages and README name a build extra in every ``uv sync`` too."""
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
+    unsafe = [
+        f"{path.relative_to(REPO_ROOT)}: {match[0]}"
+        for path in pages
+        for match in UV_SYNC.finditer(path.read_text(encoding="utf-8"))
+        if "--extra" not in match[0]
+    ]
+    assert not unsafe, "\n".join(unsafe)
+
+
 # --- make --------------------------------------------------------------------------------------
 
 
