@@ -464,8 +464,49 @@ def test_make_install_picks_the_torch_build(rendered_by_name: RenderedBy) -> Non
     assert MAKE is not None
     for extra in extras:
         result = _run([MAKE, "-n", "install", f"TORCH={extra}"], project)
-        assert result.stdout.strip() == f"uv sync --extra {extra} --group dev"
-    assert _make_dry_run(project, "install") == ["uv sync --extra cpu --group dev"]
+        assert result.stdout.strip() == f"uv sync --locked --extra {extra} --group dev"
+    assert _make_dry_run(project, "install") == ["uv sync --locked --extra cpu --group dev"]
+
+
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_workflows_install_from_the_lock(rendered_by_name: RenderedBy, name: str) -> None:
+    """Every ``uv sync`` of every workflow installs what uv.lock pins instead of re-resolving."""
+    syncs = [
+        f"{path.name}: {command}"
+        for path in workflows(rendered_by_name(name).path)
+        for job in jobs(load_workflow(path)).values()
+        for command in run_commands(job)
+        if command.startswith("uv sync")
+    ]
+    assert syncs, "no workflow installs the project"
+    assert all("--locked" in sync for sync in syncs), syncs
+
+
+def test_first_commit_holds_the_lock() -> None:
+    """The next steps after a copy make uv.lock before the first commit, then install from it."""
+    steps = [line.split("#")[0].strip() for line in CONFIG["_message_after_copy"].splitlines()]
+    lock = steps.index("uv lock")
+    commit = next(i for i, step in enumerate(steps) if "git commit" in step)
+    assert lock < commit, "uv.lock is made after the first commit and stays untracked"
+    sync = next(step for step in steps if step.startswith("uv sync"))
+    assert "--locked" in sync, sync
+
+
+# Paths the project writes or a user keeps locally, and code paths of the same names that git
+# must still see. "pkg" stands for the package name.
+IGNORED = ["runs/x/run.json", "models/v1/model.safetensors", "data/train.csv", ".env"]
+TRACKED = ["src/pkg/models/mlp.py", "src/pkg/data.py", "tests/models/test_mlp.py", "configs/a.yaml"]
+
+
+def test_gitignore_keeps_outputs_and_secrets_out(rendered: RenderedProject, tmp_path: Path) -> None:
+    """Run folders, exported models, data and .env are ignored at the root; the code is not."""
+    project = shutil.copytree(rendered.path, tmp_path / "project")
+    assert _run(["git", "init", "-q"], project).returncode == 0
+    package = str(rendered.recorded["package_name"])
+    paths = [path.replace("pkg", package) for path in IGNORED + TRACKED]
+    result = _run(["git", "check-ignore", "--no-index", *paths], project)
+    ignored = set(result.stdout.split())
+    assert ignored == {path.replace("pkg", package) for path in IGNORED}, result.stdout
 
 
 # --- Docker ------------------------------------------------------------------------------------
