@@ -32,6 +32,7 @@ from tests.workflows import (
     run_commands,
     run_step,
     step_by_name,
+    unpinned_uses,
     workflows,
 )
 
@@ -71,11 +72,12 @@ REQUIRED_HOOKS = {
     "ruff-format",
     "mypy",
     "nbstripout",
+    "codespell",
 }
 RELEASE_TAG = re.compile(r"v?\d+\.\d+\.\d+")
 DOCKER_INSTRUCTIONS = {
     "COMMENT", "ARG", "FROM", "COPY", "ENV", "WORKDIR", "RUN", "USER", "ENTRYPOINT", "CMD",
-    "EXPOSE",  # the serve target's port (serving)
+    "EXPOSE", "HEALTHCHECK",  # the serve target's port and health check (serving)
 }  # fmt: skip
 # The file hooks of pre-commit-hooks, as modules, with the identify tag pre-commit selects files by.
 FILE_HOOKS = {
@@ -87,7 +89,6 @@ FILE_HOOKS = {
     "check_added_large_files": ("file", ["--enforce-all"]),
     "detect_private_key": ("text", []),
 }
-CUDA_RUNTIME = re.compile(r"nvidia/cuda:12\.8\.\d+-cudnn-runtime-ubuntu24\.04")
 
 
 def _run(command: Sequence[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -208,7 +209,7 @@ def test_pre_commit_hooks(rendered_by_name: RenderedBy) -> None:
     for repo, _ in hooks.values():
         assert repo["repo"] == "local" or RELEASE_TAG.fullmatch(repo["rev"]), repo
     assert hooks["no-commit-to-branch"][1]["args"] == ["--branch", "main"]
-    assert hooks["ruff-check"][1]["args"] == ["--fix"]
+    assert hooks["ruff-check"][1]["args"] == ["--fix", "--show-fixes"]
     assert hooks["nbstripout"][1]["files"] == "^notebooks/"
 
 
@@ -249,14 +250,20 @@ def test_file_hooks_package_matches_the_rev(rendered_by_name: RenderedBy) -> Non
     assert repo["rev"] == f"v{importlib.metadata.version('pre-commit-hooks')}"
 
 
-def test_ruff_hook_matches_the_ruff_floor(rendered_by_name: RenderedBy) -> None:
-    """The ruff-pre-commit rev is the lowest ruff the dev group allows, so both format alike."""
-    project = rendered_by_name("defaults").path
-    dev = _pyproject(project)["dependency-groups"]["dev"]
-    floors = [match[1] for spec in dev if (match := re.fullmatch(r"ruff>=([\d.]+)", spec))]
-    assert len(floors) == 1, f"no single ruff>= floor in the dev group: {dev}"
-    repo, _ = _pre_commit_hooks(project)["ruff-check"]
-    assert repo["rev"] == f"v{floors[0]}"
+def test_ruff_hook_and_dev_group_are_one_release(rendered: RenderedProject) -> None:
+    """The dev group pins exactly the ruff release the ruff-pre-commit rev names: one source."""
+    dev = _pyproject(rendered.path)["dependency-groups"]["dev"]
+    pins = [match[1] for spec in dev if (match := re.fullmatch(r"ruff==([\d.]+)", spec))]
+    assert pins == [CONFIG["ruff_version"]["default"]], f"no single ruff== pin: {dev}"
+    repo, hook = _pre_commit_hooks(rendered.path)["ruff-check"]
+    assert repo["rev"] == f"v{pins[0]}"
+    assert hook["args"] == ["--fix", "--show-fixes"]
+
+
+def test_template_dev_group_uses_the_same_ruff() -> None:
+    """This repository lints itself with the ruff release its projects get (dogfood)."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert f"ruff=={CONFIG['ruff_version']['default']}" in pyproject["dependency-groups"]["dev"]
 
 
 # --- GitHub Actions and Dependabot -------------------------------------------------------------
@@ -303,6 +310,25 @@ def test_workflows_are_least_privilege(rendered_by_name: RenderedBy, name: str) 
                     assert step["with"]["persist-credentials"] is False, f"{path.name}:{job_id}"
     ci = load_workflow(rendered_by_name(name).path / ".github" / "workflows" / "ci.yml")
     assert ci["concurrency"]["cancel-in-progress"] is True
+
+
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_actions_are_pinned_by_commit(rendered_by_name: RenderedBy, name: str) -> None:
+    """Every action runs at a commit SHA, its release in a comment for people and Dependabot."""
+    found = [
+        line for path in workflows(rendered_by_name(name).path) for line in unpinned_uses(path)
+    ]
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_dependabot_groups_each_ecosystem(rendered_by_name: RenderedBy, name: str) -> None:
+    """Dependabot opens one grouped pull request per ecosystem, the actions' included."""
+    path = rendered_by_name(name).path / ".github" / "dependabot.yml"
+    updates = yaml.safe_load(path.read_text(encoding="utf-8"))["updates"]
+    assert "github-actions" in {entry["package-ecosystem"] for entry in updates}
+    ungrouped = [entry["package-ecosystem"] for entry in updates if not entry.get("groups")]
+    assert not ungrouped, f"updates without groups: {ungrouped}"
 
 
 @needs_make
@@ -537,7 +563,7 @@ def _stage_bases(parser: DockerfileParser) -> dict[str, str]:
 def test_dockerfile_builds_one_image_per_torch_extra(
     rendered_by_name: RenderedBy, name: str
 ) -> None:
-    """TORCH selects a runtime stage for each extra; the CUDA one is the 12.8 cuDNN runtime."""
+    """TORCH selects a runtime stage per extra, both on Ubuntu: the wheels bring CUDA (0011)."""
     rendered = rendered_by_name(name)
     extras = set(_pyproject(rendered.path)["project"]["optional-dependencies"])
     default = _dockerfile(rendered.path)
@@ -551,7 +577,14 @@ def test_dockerfile_builds_one_image_per_torch_extra(
         assert parser.baseimage in {f"runtime-{extra}", "runtime"}, extra
         assert f"runtime-{extra}" in _stages(parser)
     images = _dockerfile(rendered.path).parent_images
-    assert any(CUDA_RUNTIME.fullmatch(image) for image in images), images
+    bases = _stage_bases(_dockerfile(rendered.path))
+    assert bases["runtime-cu128"] == bases["runtime-cpu"] == "ubuntu:24.04", bases
+    structure = [(item["instruction"], str(item["value"])) for item in default.structure]
+    cuda_stage = structure.index(("FROM", "${CUDA_BASE} AS runtime-cu128"))
+    assert structure[cuda_stage + 1][0] == "ENV"
+    assert "NVIDIA_DRIVER_CAPABILITIES=compute,utility" in structure[cuda_stage + 1][1]
+    custom = _stage_bases(_dockerfile(rendered.path, CUDA_BASE="nvidia/cuda:12.8.1-devel"))
+    assert custom["runtime-cu128"] == "nvidia/cuda:12.8.1-devel"
     external = [image for image in images if image not in _stages(default)]
     assert all(":" in image and not image.endswith(":latest") for image in external), external
 
