@@ -337,10 +337,16 @@ def test_ci_runs_what_make_runs(rendered_by_name: RenderedBy, name: str) -> None
     """Every command of the CI gates is a ``make install``/``make check`` command, and back."""
     project = rendered_by_name(name).path
     ci = jobs(load_workflow(project / ".github" / "workflows" / "ci.yml"))
+    lowest = ci.pop("lowest")
     ci_commands = {command for job in ci.values() for command in run_commands(job)}
     make_commands = set(_make_dry_run(project, "install", "check"))
     assert ci_commands == make_commands
     assert all("--extra cpu" in c for c in ci_commands if c.startswith("uv sync")), ci_commands
+    # The floors job: the same install and gates, after a lock at the lowest direct versions.
+    assert run_commands(lowest) == [
+        "uv lock --resolution lowest-direct",
+        *_make_dry_run(project, "install", "check"),
+    ]
 
 
 @pytest.mark.parametrize("name", GITHUB_SETS)
@@ -422,8 +428,11 @@ def test_torch_is_only_in_the_build_extras(rendered: RenderedProject) -> None:
     sources = {
         source["extra"]: source["index"] for source in pyproject["tool"]["uv"]["sources"]["torch"]
     }
+    floors = {
+        extra: [spec for spec in extras[extra] if spec.startswith("torch")] for extra in extras
+    }
+    assert floors["cpu"] == floors["cu128"] == ["torch>=2.10"], floors
     for extra in ("cpu", "cu128"):
-        assert [spec for spec in extras[extra] if spec.startswith("torch")] == ["torch>=2.6"]
         assert sources[extra] == f"pytorch-{extra}"
 
 
