@@ -112,6 +112,7 @@ def test_computed_values_are_never_asked() -> None:
         "license_spdx",
         "cli_env_prefix",
         "has_update_check",
+        "ruff_version",
     }
     for name in computed:
         assert CONFIG[name].get("when") is False, f"{name} would be asked"

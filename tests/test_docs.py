@@ -14,6 +14,7 @@ project's gate in tests/test_generated_project.py.
 from __future__ import annotations
 
 import html
+import importlib.util
 import os
 import re
 import subprocess
@@ -36,6 +37,7 @@ from tests.helpers import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+    from types import ModuleType
 
     from tests.conftest import Render, RenderedBy, RenderedProject
 
@@ -45,6 +47,7 @@ GENERATED_SITE_FILES = (
     "docs/index.md",
     "docs/configuration.md",
     "docs/reference.md",
+    "docs/cli.md",
     "docs/hooks/reference.py",
 )
 DOCS_ANSWER_SETS = sorted(name for name, answers in ANSWER_SETS.items() if answers.get("docs"))
@@ -191,3 +194,72 @@ def test_generated_site_config(name: str, rendered_by_name: RenderedBy) -> None:
         assert (rendered.path / hook).is_file(), f"hook {hook} does not exist"
     for page in _nav_files(config["nav"]):
         assert (rendered.path / "docs" / page).is_file(), f"nav entry {page} does not exist"
+    assert "cli.md" in set(_nav_files(config["nav"])), "no command-line page in the nav"
+    pyproject = tomllib.loads((rendered.path / "pyproject.toml").read_text(encoding="utf-8"))
+    docs_group = pyproject["dependency-groups"]["docs"]
+    # Decision 0012: MkDocs 2 and Material 10 would break the build before the move to Zensical.
+    assert "mkdocs>=1.6,<2" in docs_group
+    assert "mkdocs-material>=9.5,<10" in docs_group
+
+
+@pytest.fixture
+def docs_hook(
+    render: Render, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ModuleType]:
+    """The generated docs hook, imported from a fresh render with its package on the path."""
+    project = render(tmp_path / "project", project_name="Hook Check", docs=True)
+    monkeypatch.syspath_prepend(str(project / "src"))
+    hook = project / "docs" / "hooks" / "reference.py"
+    spec = importlib.util.spec_from_file_location("reference_hook", hook)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    for name in [name for name in sys.modules if name.split(".")[0] == "hook_check"]:
+        del sys.modules[name]
+
+
+def test_docs_hook_finds_the_modules_of_any_layout(docs_hook: ModuleType, tmp_path: Path) -> None:
+    """The API pages follow the package's files, however they are arranged; private ones aside."""
+    src = tmp_path / "src"
+    for name in [
+        "__init__.py", "__main__.py", "_private.py", "cli.py",
+        "engine/__init__.py", "engine/training/__init__.py", "engine/training/loop.py",
+        "engine/_helpers.py", "tasks/my_task.py",
+    ]:  # fmt: skip
+        (src / "hook_check" / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / "hook_check" / name).write_text('"""A module."""\n', encoding="utf-8")
+    modules = docs_hook.package_modules(src)
+    assert [(module.name, module.is_package) for module in modules] == [
+        ("hook_check", True),
+        ("hook_check.cli", False),
+        ("hook_check.engine", True),
+        ("hook_check.engine.training", True),
+        ("hook_check.engine.training.loop", False),
+        ("hook_check.tasks.my_task", False),
+    ]
+    docs_hook._modules[:] = modules
+    nav = docs_hook._with_module_pages([{"Home": "index.md"}, {"API reference": "reference.md"}])
+    assert nav[1] == {
+        "API reference": [
+            {"Overview": "reference.md"},
+            *({module.name: f"api/{module.name}.md"} for module in modules),
+        ]
+    }
+    page = docs_hook.module_page(modules[-1])
+    assert "::: hook_check.tasks.my_task" in page
+    assert "members: false" in docs_hook.module_page(modules[0])
+
+
+def test_docs_hook_counts_the_config_sections(docs_hook: ModuleType) -> None:
+    """The configuration page names as many sections as the config has, and says how many."""
+    phrase = docs_hook.config_sections()
+    sections = list(dict.fromkeys(f.key.split(".")[0] for f in docs_hook.describe_fields()))
+    assert all(f"`{section}`" in phrase for section in sections), phrase
+    assert phrase.startswith(f"{docs_hook.NUMBER_WORDS[len(sections)]} sections: "), phrase
+    source = REPO_ROOT / "template" / "{% if docs %}docs{% endif %}" / "configuration.md.jinja"
+    text = source.read_text(encoding="utf-8")
+    assert docs_hook.SECTIONS_MARKER in text
+    assert not re.search(r"one section each|\bfive\b|\bseven\b", text), "a count written by hand"

@@ -16,6 +16,7 @@ the tail of its output. Step durations are printed at the end of the session.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 pytestmark = pytest.mark.slow
+
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
 @dataclass(frozen=True)
@@ -151,10 +154,40 @@ def test_docs_build(generated: GeneratedProject) -> None:
     if not generated.has_docs:
         pytest.skip(f"{generated.name} answers docs=false: no site to build")
     generated.steps.run("mkdocs build", ["mkdocs", "build", "--strict", "--site-dir", "site"])
-    api = (generated.path / "site" / "reference" / "index.html").read_text(encoding="utf-8")
-    assert "load_config" in api, "the API reference does not document load_config"
-    keys = (generated.path / "site" / "configuration" / "index.html").read_text(encoding="utf-8")
-    assert "optim.lr" in keys, "the configuration page has no generated key table"
+    check_generated_site(generated.path, generated.package_name, generated.project_slug)
+
+
+def check_generated_site(project: Path, package: str, slug: str) -> None:
+    """The built site has a page per public module, the command line and the config sections.
+
+    Args:
+        project: The generated project, its site built into ``site/``.
+        package: Its import name.
+        slug: Its console script.
+    """
+    site = project / "site"
+    files = [
+        path.relative_to(project / "src") for path in (project / "src" / package).rglob("*.py")
+    ]
+    modules = sorted(
+        ".".join(path.with_suffix("").parts).removesuffix(".__init__")
+        for path in files
+        if not any(part.startswith("_") and part != "__init__.py" for part in path.parts)
+    )
+    overview = (site / "reference" / "index.html").read_text(encoding="utf-8")
+    for module in modules:
+        assert (site / "api" / module / "index.html").is_file(), f"no API page for {module}"
+        assert f"{module}</code>" in overview, f"the API overview does not link {module}"
+    config_page = (site / "api" / f"{package}.config" / "index.html").read_text(encoding="utf-8")
+    assert "load_config" in config_page, "the config module's page does not document load_config"
+    cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
+    for command in ("", "train", "evaluate", "config", "config show", "config keys"):
+        anchor = "-".join([slug, *command.split()]).replace(".", "")
+        assert f'id="{anchor}"' in cli, f"the command line page has no section for {command!r}"
+    configuration = (site / "configuration" / "index.html").read_text(encoding="utf-8")
+    assert "optim.lr" in configuration, "the configuration page has no generated key table"
+    sections = sorted(set(re.findall(r"<td><code>([a-z_]+)\.[a-z_.]+</code></td>", configuration)))
+    assert f"{NUMBER_WORDS[len(sections)]} sections:" in configuration, sections
 
 
 def test_parity_benchmark(generated: GeneratedProject) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 FIRST_SCREEN = README.split("\n## ", 1)[0]
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 COMMANDS = re.findall(r"```sh\n(.+?)\n```", FIRST_SCREEN, flags=re.DOTALL)
 
 
@@ -55,5 +56,9 @@ def test_first_command_renders_and_trains_the_default_project(
     script = next(iter(pyproject["project"]["scripts"]))
     target = copy[-1]
     assert ["pip", "install", "-e", target] in steps, "the project is installed where it is copied"
+    # The project's dependencies hold no torch: the CPU build comes first, from its own index.
+    cpu_torch = ["pip", "install", "torch", "--index-url", CPU_INDEX]
+    assert cpu_torch in steps, "torch's CPU build is not installed"
+    assert steps.index(cpu_torch) < steps.index(["pip", "install", "-e", target])
     assert ["cd", target] in steps
     assert steps[-1] == [script, "train"], f"the last step should run `{script} train`"

@@ -143,6 +143,14 @@ def test_dockerfile_serve_target(rendered_by_name: RenderedBy, name: str) -> Non
     serve = stages["serve"]
     assert serve["FROM"] == ["runtime AS serve"]
     assert serve["EXPOSE"] == ["8000"]
+    # The health check asks the service's own /health on the exposed port, with the image's Python.
+    [healthcheck] = serve["HEALTHCHECK"]
+    options, probe = healthcheck.split(" CMD ", 1)
+    assert "--interval=" in options
+    assert "--start-period=" in options
+    probe_command = json.loads(probe)
+    assert probe_command[0] == "python"
+    assert "http://127.0.0.1:8000/health" in probe_command[-1]
     command = json.loads(serve["CMD"][-1])
     assert command[:2] == ["serve", "/app/model"]
     assert command[command.index("--host") + 1] == "0.0.0.0"

@@ -18,6 +18,7 @@ import yaml
 from packaging.version import Version
 
 from tests.helpers import ANSWER_SETS, REPO_ROOT, min_python, version_key
+from tests.workflows import unpinned_uses
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -179,3 +180,10 @@ def test_dependabot_watches_actions_and_dev_tools() -> None:
     for entry in ecosystems.values():
         assert entry["directory"] == "/"
         assert entry["schedule"]["interval"] == "weekly"
+        assert entry["groups"], f"{entry['package-ecosystem']} updates are not grouped"
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "release.yml"])
+def test_actions_are_pinned_by_commit(name: str) -> None:
+    """Each action runs at a commit SHA, with its release in a comment (zizmor, Dependabot)."""
+    assert not unpinned_uses(WORKFLOWS / name)

@@ -32,6 +32,7 @@ from tests.workflows import (
     run_commands,
     run_step,
     step_by_name,
+    unpinned_uses,
     workflows,
 )
 
@@ -71,11 +72,12 @@ REQUIRED_HOOKS = {
     "ruff-format",
     "mypy",
     "nbstripout",
+    "codespell",
 }
 RELEASE_TAG = re.compile(r"v?\d+\.\d+\.\d+")
 DOCKER_INSTRUCTIONS = {
     "COMMENT", "ARG", "FROM", "COPY", "ENV", "WORKDIR", "RUN", "USER", "ENTRYPOINT", "CMD",
-    "EXPOSE",  # the serve target's port (serving)
+    "EXPOSE", "HEALTHCHECK",  # the serve target's port and health check (serving)
 }  # fmt: skip
 # The file hooks of pre-commit-hooks, as modules, with the identify tag pre-commit selects files by.
 FILE_HOOKS = {
@@ -87,7 +89,6 @@ FILE_HOOKS = {
     "check_added_large_files": ("file", ["--enforce-all"]),
     "detect_private_key": ("text", []),
 }
-CUDA_RUNTIME = re.compile(r"nvidia/cuda:12\.8\.\d+-cudnn-runtime-ubuntu24\.04")
 
 
 def _run(command: Sequence[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -208,7 +209,7 @@ def test_pre_commit_hooks(rendered_by_name: RenderedBy) -> None:
     for repo, _ in hooks.values():
         assert repo["repo"] == "local" or RELEASE_TAG.fullmatch(repo["rev"]), repo
     assert hooks["no-commit-to-branch"][1]["args"] == ["--branch", "main"]
-    assert hooks["ruff-check"][1]["args"] == ["--fix"]
+    assert hooks["ruff-check"][1]["args"] == ["--fix", "--show-fixes"]
     assert hooks["nbstripout"][1]["files"] == "^notebooks/"
 
 
@@ -249,14 +250,20 @@ def test_file_hooks_package_matches_the_rev(rendered_by_name: RenderedBy) -> Non
     assert repo["rev"] == f"v{importlib.metadata.version('pre-commit-hooks')}"
 
 
-def test_ruff_hook_matches_the_ruff_floor(rendered_by_name: RenderedBy) -> None:
-    """The ruff-pre-commit rev is the lowest ruff the dev group allows, so both format alike."""
-    project = rendered_by_name("defaults").path
-    dev = _pyproject(project)["dependency-groups"]["dev"]
-    floors = [match[1] for spec in dev if (match := re.fullmatch(r"ruff>=([\d.]+)", spec))]
-    assert len(floors) == 1, f"no single ruff>= floor in the dev group: {dev}"
-    repo, _ = _pre_commit_hooks(project)["ruff-check"]
-    assert repo["rev"] == f"v{floors[0]}"
+def test_ruff_hook_and_dev_group_are_one_release(rendered: RenderedProject) -> None:
+    """The dev group pins exactly the ruff release the ruff-pre-commit rev names: one source."""
+    dev = _pyproject(rendered.path)["dependency-groups"]["dev"]
+    pins = [match[1] for spec in dev if (match := re.fullmatch(r"ruff==([\d.]+)", spec))]
+    assert pins == [CONFIG["ruff_version"]["default"]], f"no single ruff== pin: {dev}"
+    repo, hook = _pre_commit_hooks(rendered.path)["ruff-check"]
+    assert repo["rev"] == f"v{pins[0]}"
+    assert hook["args"] == ["--fix", "--show-fixes"]
+
+
+def test_template_dev_group_uses_the_same_ruff() -> None:
+    """This repository lints itself with the ruff release its projects get (dogfood)."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert f"ruff=={CONFIG['ruff_version']['default']}" in pyproject["dependency-groups"]["dev"]
 
 
 # --- GitHub Actions and Dependabot -------------------------------------------------------------
@@ -305,16 +312,41 @@ def test_workflows_are_least_privilege(rendered_by_name: RenderedBy, name: str) 
     assert ci["concurrency"]["cancel-in-progress"] is True
 
 
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_actions_are_pinned_by_commit(rendered_by_name: RenderedBy, name: str) -> None:
+    """Every action runs at a commit SHA, its release in a comment for people and Dependabot."""
+    found = [
+        line for path in workflows(rendered_by_name(name).path) for line in unpinned_uses(path)
+    ]
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_dependabot_groups_each_ecosystem(rendered_by_name: RenderedBy, name: str) -> None:
+    """Dependabot opens one grouped pull request per ecosystem, the actions' included."""
+    path = rendered_by_name(name).path / ".github" / "dependabot.yml"
+    updates = yaml.safe_load(path.read_text(encoding="utf-8"))["updates"]
+    assert "github-actions" in {entry["package-ecosystem"] for entry in updates}
+    ungrouped = [entry["package-ecosystem"] for entry in updates if not entry.get("groups")]
+    assert not ungrouped, f"updates without groups: {ungrouped}"
+
+
 @needs_make
 @pytest.mark.parametrize("name", GITHUB_SETS)
 def test_ci_runs_what_make_runs(rendered_by_name: RenderedBy, name: str) -> None:
     """Every command of the CI gates is a ``make install``/``make check`` command, and back."""
     project = rendered_by_name(name).path
     ci = jobs(load_workflow(project / ".github" / "workflows" / "ci.yml"))
+    lowest = ci.pop("lowest")
     ci_commands = {command for job in ci.values() for command in run_commands(job)}
     make_commands = set(_make_dry_run(project, "install", "check"))
     assert ci_commands == make_commands
     assert all("--extra cpu" in c for c in ci_commands if c.startswith("uv sync")), ci_commands
+    # The floors job: the same install and gates, after a lock at the lowest direct versions.
+    assert run_commands(lowest) == [
+        "uv lock --resolution lowest-direct",
+        *_make_dry_run(project, "install", "check"),
+    ]
 
 
 @pytest.mark.parametrize("name", GITHUB_SETS)
@@ -366,6 +398,71 @@ def test_update_check_step(
         assert "::error" not in result.output
 
 
+# --- torch builds ------------------------------------------------------------------------------
+
+# A `uv sync` command as documented, up to the end of its command; "`uv sync`" alone names it.
+UV_SYNC = re.compile(r"(?<!`)\buv sync\b[^\n`|;&]*|`uv sync [^`]*`")
+PIP_INSTALL_PROJECT = re.compile(r"\bpip install -e\b")
+CPU_TORCH_FIRST = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+
+
+def _documents(project: Path) -> list[Path]:
+    """Files whose commands people copy: Markdown, the Makefile, workflows, Dockerfile, configs."""
+    names = {"Makefile", "Dockerfile", ".pre-commit-config.yaml"}
+    return sorted(
+        path
+        for path in project.rglob("*")
+        if path.is_file()
+        and ".venv" not in path.parts
+        and (path.suffix in {".md", ".yml", ".yaml", ".json"} or path.name in names)
+    )
+
+
+def test_torch_is_only_in_the_build_extras(rendered: RenderedProject) -> None:
+    """Each build extra declares torch bound to its PyTorch index; nothing else declares it."""
+    pyproject = _pyproject(rendered.path)
+    requirements = [*pyproject["project"]["dependencies"]]
+    requirements += [spec for group in pyproject["dependency-groups"].values() for spec in group]
+    assert not [spec for spec in requirements if re.match(r"torch\b", spec)], requirements
+    extras = pyproject["project"]["optional-dependencies"]
+    sources = {
+        source["extra"]: source["index"] for source in pyproject["tool"]["uv"]["sources"]["torch"]
+    }
+    floors = {
+        extra: [spec for spec in extras[extra] if spec.startswith("torch")] for extra in extras
+    }
+    assert floors["cpu"] == floors["cu128"] == ["torch>=2.10"], floors
+    for extra in ("cpu", "cu128"):
+        assert sources[extra] == f"pytorch-{extra}"
+
+
+def test_documented_installs_pick_a_torch_build(rendered: RenderedProject) -> None:
+    """Each documented ``uv sync`` names a build extra; ``pip install -e`` follows CPU torch."""
+    unsafe = []
+    for path in _documents(rendered.path):
+        text = path.read_text(encoding="utf-8")
+        unsafe += [
+            f"{path.name}: {match[0]}"
+            for match in UV_SYNC.finditer(text)
+            if "--extra" not in match[0]
+        ]
+        if PIP_INSTALL_PROJECT.search(text) and CPU_TORCH_FIRST not in text:
+            unsafe.append(f"{path.name}: pip install -e without the CPU build of torch first")
+    assert not unsafe, "\n".join(unsafe)
+
+
+def test_template_docs_pick_a_torch_build() -> None:
+    """The template's own pages and README name a build extra in every ``uv sync`` too."""
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
+    unsafe = [
+        f"{path.relative_to(REPO_ROOT)}: {match[0]}"
+        for path in pages
+        for match in UV_SYNC.finditer(path.read_text(encoding="utf-8"))
+        if "--extra" not in match[0]
+    ]
+    assert not unsafe, "\n".join(unsafe)
+
+
 # --- make --------------------------------------------------------------------------------------
 
 
@@ -402,8 +499,49 @@ def test_make_install_picks_the_torch_build(rendered_by_name: RenderedBy) -> Non
     assert MAKE is not None
     for extra in extras:
         result = _run([MAKE, "-n", "install", f"TORCH={extra}"], project)
-        assert result.stdout.strip() == f"uv sync --extra {extra} --group dev"
-    assert _make_dry_run(project, "install") == ["uv sync --extra cpu --group dev"]
+        assert result.stdout.strip() == f"uv sync --locked --extra {extra} --group dev"
+    assert _make_dry_run(project, "install") == ["uv sync --locked --extra cpu --group dev"]
+
+
+@pytest.mark.parametrize("name", GITHUB_SETS)
+def test_workflows_install_from_the_lock(rendered_by_name: RenderedBy, name: str) -> None:
+    """Every ``uv sync`` of every workflow installs what uv.lock pins instead of re-resolving."""
+    syncs = [
+        f"{path.name}: {command}"
+        for path in workflows(rendered_by_name(name).path)
+        for job in jobs(load_workflow(path)).values()
+        for command in run_commands(job)
+        if command.startswith("uv sync")
+    ]
+    assert syncs, "no workflow installs the project"
+    assert all("--locked" in sync for sync in syncs), syncs
+
+
+def test_first_commit_holds_the_lock() -> None:
+    """The next steps after a copy make uv.lock before the first commit, then install from it."""
+    steps = [line.split("#")[0].strip() for line in CONFIG["_message_after_copy"].splitlines()]
+    lock = steps.index("uv lock")
+    commit = next(i for i, step in enumerate(steps) if "git commit" in step)
+    assert lock < commit, "uv.lock is made after the first commit and stays untracked"
+    sync = next(step for step in steps if step.startswith("uv sync"))
+    assert "--locked" in sync, sync
+
+
+# Paths the project writes or a user keeps locally, and code paths of the same names that git
+# must still see. "pkg" stands for the package name.
+IGNORED = ["runs/x/run.json", "models/v1/model.safetensors", "data/train.csv", ".env"]
+TRACKED = ["src/pkg/models/mlp.py", "src/pkg/data.py", "tests/models/test_mlp.py", "configs/a.yaml"]
+
+
+def test_gitignore_keeps_outputs_and_secrets_out(rendered: RenderedProject, tmp_path: Path) -> None:
+    """Run folders, exported models, data and .env are ignored at the root; the code is not."""
+    project = shutil.copytree(rendered.path, tmp_path / "project")
+    assert _run(["git", "init", "-q"], project).returncode == 0
+    package = str(rendered.recorded["package_name"])
+    paths = [path.replace("pkg", package) for path in IGNORED + TRACKED]
+    result = _run(["git", "check-ignore", "--no-index", *paths], project)
+    ignored = set(result.stdout.split())
+    assert ignored == {path.replace("pkg", package) for path in IGNORED}, result.stdout
 
 
 # --- Docker ------------------------------------------------------------------------------------
@@ -434,7 +572,7 @@ def _stage_bases(parser: DockerfileParser) -> dict[str, str]:
 def test_dockerfile_builds_one_image_per_torch_extra(
     rendered_by_name: RenderedBy, name: str
 ) -> None:
-    """TORCH selects a runtime stage for each extra; the CUDA one is the 12.8 cuDNN runtime."""
+    """TORCH selects a runtime stage per extra, both on Ubuntu: the wheels bring CUDA (0011)."""
     rendered = rendered_by_name(name)
     extras = set(_pyproject(rendered.path)["project"]["optional-dependencies"])
     default = _dockerfile(rendered.path)
@@ -448,7 +586,14 @@ def test_dockerfile_builds_one_image_per_torch_extra(
         assert parser.baseimage in {f"runtime-{extra}", "runtime"}, extra
         assert f"runtime-{extra}" in _stages(parser)
     images = _dockerfile(rendered.path).parent_images
-    assert any(CUDA_RUNTIME.fullmatch(image) for image in images), images
+    bases = _stage_bases(_dockerfile(rendered.path))
+    assert bases["runtime-cu128"] == bases["runtime-cpu"] == "ubuntu:24.04", bases
+    structure = [(item["instruction"], str(item["value"])) for item in default.structure]
+    cuda_stage = structure.index(("FROM", "${CUDA_BASE} AS runtime-cu128"))
+    assert structure[cuda_stage + 1][0] == "ENV"
+    assert "NVIDIA_DRIVER_CAPABILITIES=compute,utility" in structure[cuda_stage + 1][1]
+    custom = _stage_bases(_dockerfile(rendered.path, CUDA_BASE="nvidia/cuda:12.8.1-devel"))
+    assert custom["runtime-cu128"] == "nvidia/cuda:12.8.1-devel"
     external = [image for image in images if image not in _stages(default)]
     assert all(":" in image and not image.endswith(":latest") for image in external), external
 

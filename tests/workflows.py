@@ -78,6 +78,22 @@ def run_commands(job: Mapping[str, Any]) -> list[str]:
     ]
 
 
+# ``uses: owner/repo[/path]@<40 hex digits>  # vX.Y.Z``: a commit, and the release it is.
+PINNED_USES = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40}  # v\d+\.\d+\.\d+")
+
+
+def unpinned_uses(path: Path) -> list[str]:
+    """The ``uses:`` lines of a workflow that are not pinned to a commit with a version comment."""
+    lines = [
+        line.strip().removeprefix("- ") for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    return [
+        f"{path.name}: {line}"
+        for line in lines
+        if line.startswith("uses:") and not PINNED_USES.fullmatch(line)
+    ]
+
+
 def _parse_outputs(text: str) -> dict[str, str]:
     """Read ``name=value`` lines as GitHub reads ``$GITHUB_OUTPUT`` (no multi-line values)."""
     outputs: dict[str, str] = {}
