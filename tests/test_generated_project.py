@@ -178,7 +178,8 @@ def check_generated_site(project: Path, package: str, slug: str) -> None:
     for module in modules:
         assert (site / "api" / module / "index.html").is_file(), f"no API page for {module}"
         assert f"{module}</code>" in overview, f"the API overview does not link {module}"
-    config_page = (site / "api" / f"{package}.config" / "index.html").read_text(encoding="utf-8")
+    config_module = site / "api" / f"{package}.engine.config" / "index.html"
+    config_page = config_module.read_text(encoding="utf-8")
     assert "load_config" in config_page, "the config module's page does not document load_config"
     cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
     for command in ("", "train", "evaluate", "config", "config show", "config keys"):
