@@ -15,8 +15,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import tomllib
 from typing import TYPE_CHECKING, Any
 
@@ -673,10 +675,34 @@ def test_readme_docker_commands(rendered_by_name: RenderedBy, name: str) -> None
 # Stand-ins for the cluster's commands: scontrol lists two nodes, srun runs its command once,
 # and torchrun reports its arguments and the thread count it would give each process.
 _FAKE_SLURM = {
-    "scontrol": 'printf "gpu-node-07\\ngpu-node-08\\n"',
+    "scontrol": 'if [[ "$1" == requeue ]]; then echo "$@" > "$REPORT.requeue";'
+    ' else printf "gpu-node-07\\ngpu-node-08\\n"; fi',
     "srun": 'while [[ "$1" == -* ]]; do shift; done; exec "$@"',
     "torchrun": 'printf "%s\\n" "OMP_NUM_THREADS=$OMP_NUM_THREADS" "$@" > "$REPORT"',
 }
+# A torchrun that trains until SIGTERM, then saves (here: notes it) and exits as training does.
+_TRAINING_TORCHRUN = (
+    'trap \'echo saved > "$REPORT.saved"; exit 143\' TERM; touch "$REPORT.started";'
+    " while true; do sleep 0.05; done"
+)
+
+
+def _fake_slurm(folder: Path, *, torchrun: str | None = None) -> dict[str, str]:
+    """Fake SLURM commands in ``folder``; the environment of a job on two 4-GPU nodes."""
+    for command, body in {**_FAKE_SLURM, **({"torchrun": torchrun} if torchrun else {})}.items():
+        fake = folder / command
+        fake.write_text(f"#!/usr/bin/env bash\n{body}\n", encoding="utf-8")
+        fake.chmod(0o755)
+    return {
+        **os.environ,
+        "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}",
+        "REPORT": str(folder / "torchrun-arguments"),
+        "SLURM_JOB_ID": "4242",
+        "SLURM_JOB_NODELIST": "gpu-node-[07-08]",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_GPUS_ON_NODE": "4",
+        "SLURM_CPUS_PER_TASK": "32",
+    }
 
 
 @pytest.mark.parametrize("name", SLURM_SETS)
@@ -692,21 +718,10 @@ def test_slurm_script_starts_torchrun_on_every_node(
     assert directives, "no #SBATCH directives"
     assert max(directives) < first_command, "sbatch ignores #SBATCH lines after a command"
     assert os.access(script, os.X_OK), "the script is not executable"
-    for command, body in _FAKE_SLURM.items():
-        fake = tmp_path / command
-        fake.write_text(f"#!/usr/bin/env bash\n{body}\n", encoding="utf-8")
-        fake.chmod(0o755)
+    assert "#SBATCH --requeue" in lines
+    assert "#SBATCH --signal=B:USR1@120" in lines
+    env = _fake_slurm(tmp_path)
     report = tmp_path / "torchrun-arguments"
-    env = {
-        **os.environ,
-        "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}",
-        "REPORT": str(report),
-        "SLURM_JOB_ID": "4242",
-        "SLURM_JOB_NODELIST": "gpu-node-[07-08]",
-        "SLURM_JOB_NUM_NODES": "2",
-        "SLURM_GPUS_ON_NODE": "4",
-        "SLURM_CPUS_PER_TASK": "32",
-    }
     result = subprocess.run(
         ["bash", str(script), "--config", "configs/default.yaml", "--set", "train.epochs=3"],
         cwd=project,
@@ -728,11 +743,44 @@ def test_slurm_script_starts_torchrun_on_every_node(
         "-m",
         package,
         "train",
+        "--run-dir",
+        "runs/slurm-4242",
         "--config",
         "configs/default.yaml",
         "--set",
         "train.epochs=3",
     ]
+    assert not (tmp_path / "torchrun-arguments.requeue").exists()
+
+
+@pytest.mark.parametrize("name", SLURM_SETS)
+def test_slurm_script_saves_and_requeues_on_usr1(
+    rendered_by_name: RenderedBy, name: str, tmp_path: Path
+) -> None:
+    """SLURM's warning signal reaches training as SIGTERM; the script then requeues the job."""
+    project = rendered_by_name(name).path
+    env = _fake_slurm(tmp_path, torchrun=_TRAINING_TORCHRUN)
+    job = subprocess.Popen(
+        ["bash", str(project / "slurm" / "train.sbatch")],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    started = tmp_path / "torchrun-arguments.started"
+    deadline = time.monotonic() + 30
+    while not started.exists():
+        assert time.monotonic() < deadline, "training never started"
+        assert job.poll() is None, "the job ended before training started"
+        time.sleep(0.05)
+    job.send_signal(signal.SIGUSR1)
+    output, _ = job.communicate(timeout=30)
+    assert job.returncode == 0, output
+    assert (tmp_path / "torchrun-arguments.saved").read_text(encoding="utf-8") == "saved\n"
+    requeue = (tmp_path / "torchrun-arguments.requeue").read_text(encoding="utf-8")
+    assert requeue.split() == ["requeue", "4242"]
+    assert "saving a checkpoint" in output
 
 
 @needs_make

@@ -2,9 +2,13 @@
 
 A checkpoint is a folder ``step-00000120/`` holding ``model.safetensors`` (the weights, loadable
 without running any code) and ``state.pt`` (optimizer, step, config, RNG states; loaded with
-``weights_only=True`` only). It is written into a hidden staging folder, flushed to disk, then
-renamed into place, so a crash mid-save never damages an earlier checkpoint. The small pointer
-files ``last`` and ``best`` name the newest and the best checkpoint and are replaced atomically.
+``weights_only=True`` only). Sharded training (``distributed.strategy: fsdp``) writes the
+weights and the optimizer state as a ``torch.distributed.checkpoint`` folder, ``sharded/``, each
+rank its own shards, in place of ``model.safetensors``; such a checkpoint loads into any number
+of processes, one included. Either way the checkpoint is written into a hidden staging folder,
+flushed to disk, then renamed into place, so a crash mid-save never damages an earlier
+checkpoint. The small pointer files ``last`` and ``best`` name the newest and the best
+checkpoint and are replaced atomically.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import os
 import pickle
 import shutil
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +28,7 @@ import torch
 from .exceptions import CheckpointInvalidError, CheckpointNotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
     from torch import nn
@@ -31,21 +36,27 @@ if TYPE_CHECKING:
 __all__ = [
     "MODEL_FILE",
     "REQUIRED_STATE_KEYS",
+    "SHARDED_DIR",
     "STATE_FILE",
     "Checkpoint",
     "atomic_write_text",
+    "commit_checkpoint",
     "find_last_checkpoint",
     "fsync_folder",
     "fsync_path",
     "load_checkpoint",
+    "load_sharded",
     "load_weights",
+    "prepare_staging",
     "prune_checkpoints",
     "resolve_checkpoint",
     "save_checkpoint",
+    "save_sharded",
     "set_pointer",
 ]
 
 MODEL_FILE = "model.safetensors"
+SHARDED_DIR = "sharded"
 STATE_FILE = "state.pt"
 REQUIRED_STATE_KEYS = frozenset({"format_version", "step", "epoch", "config", "optimizer"})
 FORMAT_VERSION = 1
@@ -63,9 +74,19 @@ class Checkpoint:
         """The safetensors file holding the model weights."""
         return self.path / MODEL_FILE
 
+    @property
+    def is_sharded(self) -> bool:
+        """Whether the weights are a sharded ``torch.distributed.checkpoint`` folder."""
+        return (self.path / SHARDED_DIR).is_dir()
+
 
 def save_checkpoint(
-    directory: Path, *, model: nn.Module, state: Mapping[str, Any], step: int
+    directory: Path,
+    *,
+    model: nn.Module,
+    state: Mapping[str, Any],
+    step: int,
+    extra_tensors: Mapping[str, dict[str, torch.Tensor]] | None = None,
 ) -> Path:
     """Save ``model``'s weights and ``state`` as ``directory/step-<step>``; point ``last`` there.
 
@@ -74,25 +95,81 @@ def save_checkpoint(
         model: The network whose weights are saved (unwrapped, not DDP or compiled).
         state: Training state; must hold ``REQUIRED_STATE_KEYS`` apart from ``format_version``.
         step: Optimizer steps taken so far; names the folder.
+        extra_tensors: More safetensors files to write, by file name (the weight averages).
 
     Returns:
         The folder of the new checkpoint.
     """
+    staging = prepare_staging(directory, step=step)
+    safetensors.torch.save_model(model, str(staging / MODEL_FILE))
+    for name, tensors in (extra_tensors or {}).items():
+        safetensors.torch.save_file(tensors, str(staging / name))
+    return commit_checkpoint(staging, state=state)
+
+
+def prepare_staging(directory: Path, *, step: int) -> Path:
+    """Create the empty staging folder of the checkpoint of ``step``, clearing crashed saves."""
     directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"step-{step:08d}"
     for leftover in directory.glob(".step-*.tmp"):  # from a crash during an earlier save
         shutil.rmtree(leftover, ignore_errors=True)
-    staging = directory / f".{final.name}.tmp"
+    staging = directory / f".step-{step:08d}.tmp"
     staging.mkdir()
-    safetensors.torch.save_model(model, str(staging / MODEL_FILE))
+    return staging
+
+
+def commit_checkpoint(staging: Path, *, state: Mapping[str, Any]) -> Path:
+    """Write the state into ``staging``, flush everything, rename it into place, point at it."""
     torch.save({"format_version": FORMAT_VERSION, **state}, staging / STATE_FILE)
     fsync_folder(staging)
+    final = staging.with_name(staging.name.removeprefix(".").removesuffix(".tmp"))
     if final.exists():  # saving the same step again replaces the old copy
         shutil.rmtree(final)
     staging.rename(final)
-    fsync_path(directory)
-    set_pointer(directory, "last", final)
+    fsync_path(final.parent)
+    set_pointer(final.parent, "last", final)
     return final
+
+
+def save_sharded(staging: Path, tensors: dict[str, Any], *, distributed: bool) -> None:
+    """Write each rank's shards of ``tensors`` into ``staging/sharded`` (every rank calls this).
+
+    ``tensors`` maps names (``model``, ``optimizer``, ...) to state dicts of sharded tensors, as
+    ``torch.distributed.checkpoint.state_dict.get_state_dict`` returns them. The files are
+    flushed to disk as they are written; rank zero commits the staging folder once every rank
+    has returned.
+    """
+    from torch.distributed.checkpoint.state_dict_saver import save  # noqa: PLC0415 (sharded only)
+
+    with _single_process_is_intended(distributed):
+        save(tensors, checkpoint_id=staging / SHARDED_DIR)
+
+
+def load_sharded(checkpoint: Checkpoint, tensors: dict[str, Any], *, distributed: bool) -> None:
+    """Fill ``tensors`` (state dicts shaped like the ones saved) from a sharded checkpoint.
+
+    Any number of processes can load what any number saved: the shards are redistributed.
+
+    Raises:
+        CheckpointInvalidError: If the sharded folder is unreadable or does not fit.
+    """
+    from torch.distributed.checkpoint.state_dict_loader import load  # noqa: PLC0415 (sharded only)
+
+    try:
+        with _single_process_is_intended(distributed):
+            load(tensors, checkpoint_id=checkpoint.path / SHARDED_DIR)
+    except (RuntimeError, ValueError, KeyError, OSError) as err:
+        raise CheckpointInvalidError(
+            f"cannot load the sharded weights of {str(checkpoint.path)!r}: {err}"
+        ) from err
+
+
+@contextlib.contextmanager
+def _single_process_is_intended(distributed: bool) -> Iterator[None]:
+    """Silence the checkpoint library's guess that one process is intended: here it is known."""
+    with warnings.catch_warnings():
+        if not distributed:
+            warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
 
 
 def prune_checkpoints(directory: Path, *, keep: int) -> list[Path]:
@@ -133,7 +210,7 @@ def resolve_checkpoint(path: Path) -> Path:
     """
     if path.is_file():
         return path.parent if path.name in {MODEL_FILE, STATE_FILE} else _follow(path)
-    if (path / MODEL_FILE).exists():
+    if _holds_weights(path):
         return path
     for pointer in (path / "last", path / "checkpoints" / "last"):
         if pointer.is_file():
@@ -165,12 +242,18 @@ def load_checkpoint(path: Path) -> Checkpoint:
 
 
 def load_weights(model: nn.Module, checkpoint: Checkpoint, *, device: torch.device) -> None:
-    """Load a checkpoint's safetensors weights into ``model`` in place.
+    """Load a checkpoint's weights into ``model`` (one process, not sharded) in place.
+
+    The weights of a sharded checkpoint are gathered from every shard.
 
     Raises:
         CheckpointNotFoundError: If the weights file is missing.
         CheckpointInvalidError: If it is corrupt or its tensors do not fit ``model``.
     """
+    if checkpoint.is_sharded:
+        tensors = {"model": model.state_dict()}  # the model's own tensors, filled in place
+        load_sharded(checkpoint, tensors, distributed=False)
+        return
     weights = checkpoint.weights_path
     if not weights.is_file():
         raise CheckpointNotFoundError(f"checkpoint {str(checkpoint.path)!r} has no {MODEL_FILE}")
@@ -197,11 +280,15 @@ def _follow(pointer: Path) -> Path:
         target = pointer.parent / pointer.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as err:
         raise CheckpointInvalidError(f"{str(pointer)!r} is not a checkpoint pointer") from err
-    if not (target / MODEL_FILE).exists():
+    if not _holds_weights(target):
         raise CheckpointNotFoundError(
             f"pointer {str(pointer)!r} names {target.name!r}, which is not a checkpoint"
         )
     return target
+
+
+def _holds_weights(folder: Path) -> bool:
+    return (folder / MODEL_FILE).exists() or (folder / SHARDED_DIR).is_dir()
 
 
 def _pointer_target(pointer: Path) -> str | None:

@@ -191,6 +191,10 @@ def process_group(
         logger.info("%d processes joined the process group (%s on %s)", world_size, backend, device)
     try:
         yield context, device
+        # Leave together: a rank that tears its group down while another is still in a
+        # collective (rank zero writing the run's summary, say) can abort at exit with
+        # "terminate called without an active exception".
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

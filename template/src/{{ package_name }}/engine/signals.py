@@ -1,7 +1,10 @@
-"""Graceful stops: SIGINT (Ctrl-C) and SIGTERM let the current step finish, then training saves.
+"""Graceful stops: SIGINT (Ctrl-C), SIGTERM and SIGUSR1 let the current step finish, then save.
 
-Cluster schedulers send SIGTERM before they kill a job; the training loop checks ``requested``
-after every optimizer step, saves a resumable checkpoint and returns.
+Cluster schedulers send SIGTERM before they kill a job, and SLURM sends the signal its
+``--signal`` option names (SIGUSR1 in ``slurm/train.sbatch``) before a time limit or a
+preemption; the training loop checks ``requested`` after every optimizer step, saves a resumable
+checkpoint and returns. The command line then exits with 128 plus the signal's number, which
+tells a batch script that the run stopped to be resumed (and to requeue the job).
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ __all__ = ["StopSignal"]
 
 logger = logging.getLogger(__name__)
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGUSR1 does not exist on Windows.
+_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1") if hasattr(signal, name)
+)
 
 
 class StopSignal:
-    """Context manager that turns SIGINT and SIGTERM into a flag instead of an exception.
+    """Context manager that turns the stop signals into a flag instead of an exception.
 
     A second signal while the first is being handled stops the process at once, the way that
     signal does by default, so pressing Ctrl-C twice still stops a process that hangs.

@@ -11,6 +11,7 @@ from ..checkpoint import load_checkpoint, load_weights
 from ..config import Config, config_type
 from ..exceptions import CheckpointInvalidError
 from ..project import project_task
+from ..state import load_averages_into
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,6 +41,8 @@ def load_model(
 ) -> LoadedModel:
     """Rebuild the model a checkpoint was trained with and load its weights onto ``device``.
 
+    A run that kept weight averages (``train.ema_decay``) is rebuilt with the averages.
+
     Args:
         path: Checkpoint, checkpoints or run folder, or a ``last``/``best`` pointer.
         device: Where the model goes.
@@ -68,6 +71,8 @@ def load_model(
     instance = task_type(config.task)
     model = instance.build_model(config.model, sizes).to(device)
     load_weights(model, checkpoint, device=device)
+    if config.train.ema_decay is not None:  # the averages are what the run validated and chose
+        load_averages_into(model, checkpoint)
     model.eval()
     return LoadedModel(model=model, config=config, task=instance, sizes=sizes, device=device)
 

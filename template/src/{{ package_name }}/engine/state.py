@@ -1,0 +1,176 @@
+"""The tensors a checkpoint keeps: the model's weights, the optimizer's state, the averages.
+
+Replicated runs (one process, or DDP) write them from rank zero: the weights as
+``model.safetensors``, the weight averages as ``ema.safetensors``, the optimizer state inside
+``state.pt``. Sharded runs (``distributed.strategy: fsdp``) write all three as one
+``torch.distributed.checkpoint`` folder, every rank its own shards, which any number of processes
+can read back. ``ModelState`` hides the difference from the training loop: every rank calls
+``save`` and ``load``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import safetensors
+import safetensors.torch
+
+from .checkpoint import (
+    commit_checkpoint,
+    load_sharded,
+    load_weights,
+    prepare_staging,
+    save_checkpoint,
+    save_sharded,
+)
+from .ema import EMA_FILE
+from .exceptions import CheckpointInvalidError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import torch
+    from torch import nn
+
+    from .checkpoint import Checkpoint
+    from .distributed import Distributed
+    from .ema import WeightAverage
+
+__all__ = ["ModelState"]
+
+
+class ModelState:
+    """Saves and loads the model, its optimizer and its weight averages, replicated or sharded."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        average: WeightAverage | None,
+        sharded: bool,
+        ranks: Distributed,
+    ) -> None:
+        """Keep what to save; ``sharded`` picks the format (``distributed.strategy: fsdp``)."""
+        self.model = model
+        self.optimizer = optimizer
+        self.average = average
+        self.sharded = sharded
+        self.ranks = ranks
+
+    @property
+    def format(self) -> str:
+        """``sharded`` or ``replicated``, as checkpoints record it."""
+        return "sharded" if self.sharded else "replicated"
+
+    def save(self, directory: Path, *, step: int, state: dict[str, Any]) -> Path | None:
+        """Write the checkpoint of ``step`` with the training ``state`` (rank zero's is used).
+
+        Every rank calls this; rank zero returns the checkpoint's folder, the others ``None``.
+        """
+        state = {**state, "format": self.format}
+        if not self.sharded:
+            if not self.ranks.is_main:
+                return None
+            extra = {EMA_FILE: self.average.state_dict()} if self.average else {}
+            state["optimizer"] = self.optimizer.state_dict()
+            return save_checkpoint(
+                directory, model=self.model, state=state, step=step, extra_tensors=extra
+            )
+        staging = prepare_staging(directory, step=step) if self.ranks.is_main else None
+        staging = self.ranks.broadcast_object(staging)  # every rank writes into the same folder
+        save_sharded(staging, self._tensors(), distributed=self.ranks.enabled)
+        if not self.ranks.is_main:
+            return None
+        return commit_checkpoint(staging, state={**state, "optimizer": None})
+
+    def load(self, checkpoint: Checkpoint) -> None:
+        """Load the model, optimizer and averages saved in ``checkpoint`` (every rank calls this).
+
+        Raises:
+            CheckpointInvalidError: If the checkpoint was written in the other format, or its
+                tensors do not fit.
+        """
+        saved = checkpoint.state.get("format", "replicated")
+        if saved != self.format:
+            raise CheckpointInvalidError(
+                f"{str(checkpoint.path)!r} holds {saved} weights and this run trains "
+                f"{self.format} (distributed.strategy): resume with the strategy it was saved with"
+            )
+        if self.sharded:
+            self._load_sharded(checkpoint)
+            return
+        load_weights(self.model, checkpoint, device=next(self.model.parameters()).device)
+        self.optimizer.load_state_dict(checkpoint.state["optimizer"])
+        if self.average is not None:
+            self.average.load_state_dict(_read_averages(checkpoint))
+
+    def _tensors(self) -> dict[str, Any]:
+        from torch.distributed.checkpoint.state_dict import (  # noqa: PLC0415 (sharded only)
+            get_state_dict,
+        )
+
+        model, optimizer = get_state_dict(self.model, self.optimizer)
+        tensors = {"model": model, "optimizer": optimizer}
+        if self.average is not None:
+            tensors["ema"] = self.average.state_dict()
+        return tensors
+
+    def _load_sharded(self, checkpoint: Checkpoint) -> None:
+        from torch.distributed.checkpoint.state_dict import (  # noqa: PLC0415 (sharded only)
+            set_state_dict,
+        )
+
+        tensors = self._tensors()  # shaped like this run's shards: the library reshards into them
+        load_sharded(checkpoint, tensors, distributed=self.ranks.enabled)
+        set_state_dict(
+            self.model,
+            self.optimizer,
+            model_state_dict=tensors["model"],
+            optim_state_dict=tensors["optimizer"],
+        )
+        if self.average is not None:
+            self.average.load_state_dict(tensors["ema"])
+
+
+def _read_averages(checkpoint: Checkpoint) -> dict[str, torch.Tensor]:
+    path = checkpoint.path / EMA_FILE
+    try:
+        return safetensors.torch.load_file(str(path))
+    except (safetensors.SafetensorError, OSError) as err:
+        raise CheckpointInvalidError(
+            f"{str(checkpoint.path)!r} has no readable weight averages ({EMA_FILE}), though "
+            f"train.ema_decay is set: {err}"
+        ) from err
+
+
+def load_averages_into(model: nn.Module, checkpoint: Checkpoint) -> bool:
+    """Put a checkpoint's weight averages, if it has any, into ``model`` (one process).
+
+    Returns:
+        Whether the checkpoint held averages.
+
+    Raises:
+        CheckpointInvalidError: If they are unreadable or do not fit the model.
+    """
+    import torch  # noqa: PLC0415
+
+    if checkpoint.is_sharded:
+        if not checkpoint.state.get("config", {}).get("train", {}).get("ema_decay"):
+            return False
+        averages = {name: p.detach().clone() for name, p in model.named_parameters()}
+        tensors = {"ema": averages}
+        load_sharded(checkpoint, tensors, distributed=False)
+    elif (checkpoint.path / EMA_FILE).is_file():
+        averages = _read_averages(checkpoint)
+    else:
+        return False
+    parameters = dict(model.named_parameters())
+    if averages.keys() != parameters.keys():
+        raise CheckpointInvalidError(
+            f"the weight averages of {str(checkpoint.path)!r} do not fit the model's parameters"
+        )
+    with torch.no_grad():
+        for name, parameter in parameters.items():
+            parameter.copy_(averages[name])
+    return True
