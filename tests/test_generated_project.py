@@ -212,15 +212,19 @@ def test_parity_benchmark(generated: GeneratedProject) -> None:
         assert label in output, f"the benchmark printed no {label!r} line:\n{output}"
 
 
-def test_torchrun_train(generated: GeneratedProject) -> None:
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_torchrun_train(generated: GeneratedProject, strategy: str) -> None:
     """``torchrun`` itself starts two CPU ranks of ``train``; rank 0 alone writes the run.
 
-    The generated tests launch ranks the way torchrun does; this runs the real launcher once, for
-    the default answers (it takes a few seconds more per answer set).
+    The generated tests launch ranks the way torchrun does; this runs the real launcher once per
+    strategy, for the default answers (it takes a few seconds more per answer set). DDP ranks
+    report the digest of their weights, which must agree; FSDP ranks hold shards, so the summary
+    names the strategy instead.
     """
     generated.require_runtime()
     if generated.name != "defaults":
         pytest.skip("torchrun runs for the defaults answer set only")
+    output_dir = f"torchrun-{strategy}-runs"
     command = [
         "torchrun",
         "--standalone",
@@ -233,14 +237,18 @@ def test_torchrun_train(generated: GeneratedProject) -> None:
         "--set",
         "train.device=cpu",
         "--set",
-        "run.output_dir=torchrun-runs",
+        f"distributed.strategy={strategy}",
+        "--set",
+        f"run.output_dir={output_dir}",
     ]
-    output = generated.steps.run("torchrun train", command)
+    output = generated.steps.run(f"torchrun train ({strategy})", command)
     assert output.count("stopped: completed") == 1, f"not one summary from rank 0:\n{output}"
-    [run_dir] = (generated.path / "torchrun-runs").iterdir()
+    [run_dir] = (generated.path / output_dir).iterdir()
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["distributed"]["world_size"] == 2
-    assert len(set(summary["distributed"]["weights_sha256"])) == 1
+    assert summary["distributed"]["strategy"] == strategy
+    if strategy == "ddp":
+        assert len(set(summary["distributed"]["weights_sha256"])) == 1
 
 
 def test_serving_benchmark(generated: GeneratedProject) -> None:
