@@ -253,7 +253,11 @@ def test_ruff_hook_matches_the_ruff_floor(rendered_by_name: RenderedBy) -> None:
     """The ruff-pre-commit rev is the lowest ruff the dev group allows, so both format alike."""
     project = rendered_by_name("defaults").path
     dev = _pyproject(project)["dependency-groups"]["dev"]
-    floors = [match[1] for spec in dev if (match := re.fullmatch(r"ruff>=([\d.]+)", spec))]
+    floors = [
+        match[1]
+        for spec in dev
+        if isinstance(spec, str) and (match := re.fullmatch(r"ruff>=([\d.]+)", spec))
+    ]
     assert len(floors) == 1, f"no single ruff>= floor in the dev group: {dev}"
     repo, _ = _pre_commit_hooks(project)["ruff-check"]
     assert repo["rev"] == f"v{floors[0]}"
