@@ -73,6 +73,7 @@ ANSWER_SETS: dict[str, dict[str, Answer]] = {
         "serving": True,
         "update_check": True,
         "experiment_tracker": "mlflow",
+        "sweeps": True,
     },
     "wandb_py311": {
         "project_name": "Vision Sweeps",

@@ -33,7 +33,13 @@ def direct_floors(project: Path, groups: tuple[str, ...] = ("dev",)) -> dict[str
     """Each direct dependency (torch aside) that applies here, with the lowest version it allows."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     specs = [*pyproject["project"]["dependencies"]]
-    specs += [spec for group in groups for spec in pyproject["dependency-groups"][group]]
+    pending = list(groups)
+    while pending:  # a group may include another: {include-group = "onnx"}
+        for spec in pyproject["dependency-groups"][pending.pop()]:
+            if isinstance(spec, str):
+                specs.append(spec)
+            else:
+                pending.append(spec["include-group"])
     floors = {}
     for spec in specs:
         requirement = Requirement(spec)

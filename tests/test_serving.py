@@ -36,8 +36,13 @@ SERVING_DOCKER_SETS = sorted(
 )
 
 
-def _requirement_names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[\s<>=!~\[;]", requirement, maxsplit=1)[0] for requirement in requirements}
+def _requirement_names(requirements: list[str | dict[str, str]]) -> set[str]:
+    """The distribution names in a requirement list (``{include-group = ...}`` entries left out)."""
+    return {
+        re.split(r"[\s<>=!~\[;]", requirement, maxsplit=1)[0]
+        for requirement in requirements
+        if isinstance(requirement, str)
+    }
 
 
 def _serving_files(rendered: RenderedProject) -> list[str]:

@@ -255,7 +255,11 @@ def test_file_hooks_package_matches_the_rev(rendered_by_name: RenderedBy) -> Non
 def test_ruff_hook_and_dev_group_are_one_release(rendered: RenderedProject) -> None:
     """The dev group pins exactly the ruff release the ruff-pre-commit rev names: one source."""
     dev = _pyproject(rendered.path)["dependency-groups"]["dev"]
-    pins = [match[1] for spec in dev if (match := re.fullmatch(r"ruff==([\d.]+)", spec))]
+    pins = [
+        match[1]
+        for spec in dev
+        if isinstance(spec, str) and (match := re.fullmatch(r"ruff==([\d.]+)", spec))
+    ]
     assert pins == [CONFIG["ruff_version"]["default"]], f"no single ruff== pin: {dev}"
     repo, hook = _pre_commit_hooks(rendered.path)["ruff-check"]
     assert repo["rev"] == f"v{pins[0]}"
@@ -424,7 +428,12 @@ def test_torch_is_only_in_the_build_extras(rendered: RenderedProject) -> None:
     """Each build extra declares torch bound to its PyTorch index; nothing else declares it."""
     pyproject = _pyproject(rendered.path)
     requirements = [*pyproject["project"]["dependencies"]]
-    requirements += [spec for group in pyproject["dependency-groups"].values() for spec in group]
+    requirements += [
+        spec
+        for group in pyproject["dependency-groups"].values()
+        for spec in group
+        if isinstance(spec, str)  # not an {include-group = ...} table
+    ]
     assert not [spec for spec in requirements if re.match(r"torch\b", spec)], requirements
     extras = pyproject["project"]["optional-dependencies"]
     sources = {

@@ -101,25 +101,67 @@ def dataset_length(dataset: Dataset[Any]) -> int:
 
 
 def split_data(data: Data, config: DataSection, *, seed: int) -> Splits:
-    """Split the task's samples into training and validation sets, reproducibly for ``seed``.
+    """Split the task's samples into training, validation and test sets, reproducibly for ``seed``.
 
-    Data that comes with its own validation set (``data.val``) is used as it is.
+    One permutation of the samples, drawn from ``seed``, decides every set: its last
+    ``data.test_fraction`` are the test set, the same whatever the validation settings; of the
+    rest, the first ``data.val_fraction`` (of all samples) validate, or with ``data.folds`` the
+    rest is cut into that many folds and fold ``data.fold`` validates. Data that comes with its
+    own validation set (``data.val``) is used as it is.
 
     Raises:
-        DataError: If the split leaves a set empty.
+        DataError: If a split would be empty, or the data comes split and the config asks the
+            engine to split it (a test fraction or folds).
     """
     if data.val is not None:
+        _check_presplit(data, config)
         return Splits(train=data.samples, val=data.val, test=data.test)
     total = dataset_length(data.samples)
-    val_size = int(total * config.val_fraction)
-    if not 0 < val_size < total:
-        raise DataError(
-            f"data.val_fraction={config.val_fraction} of {total} samples leaves an empty split"
-        )
     # A stream of its own: the task may have generated its samples from a generator of ``seed``.
     order = torch.randperm(total, generator=make_generator(seed + _SPLIT_STREAM))
+    test_size = int(total * config.test_fraction)
+    if config.test_fraction > 0 and not 0 < test_size < total:
+        raise DataError(
+            f"data.test_fraction={config.test_fraction} of {total} samples leaves an empty split"
+        )
+    if test_size and data.test is not None:
+        raise DataError("the task's data comes with its own test set: set data.test_fraction to 0")
+    rest = order[: total - test_size]
+    train_order, val_order = _train_and_val(rest, config, total=total)
+    test = subset(data.samples, order[total - test_size :]) if test_size else data.test
     return Splits(
-        train=subset(data.samples, order[val_size:]),
-        val=subset(data.samples, order[:val_size]),
-        test=data.test,
+        train=subset(data.samples, train_order),
+        val=subset(data.samples, val_order),
+        test=test,
     )
+
+
+def _train_and_val(
+    rest: torch.Tensor, config: DataSection, *, total: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training and validation indices among ``rest``: by fraction, or by fold."""
+    if config.folds is None:
+        val_size = int(total * config.val_fraction)
+        if not 0 < val_size < len(rest):
+            raise DataError(
+                f"data.val_fraction={config.val_fraction} of {total} samples leaves an empty split"
+            )
+        return rest[val_size:], rest[:val_size]
+    if len(rest) < config.folds:
+        raise DataError(
+            f"data.folds={config.folds} needs at least {config.folds} samples to validate on, "
+            f"got {len(rest)}"
+        )
+    folds = torch.tensor_split(rest, config.folds)
+    train = torch.cat([fold for index, fold in enumerate(folds) if index != config.fold])
+    return train, folds[config.fold]
+
+
+def _check_presplit(data: Data, config: DataSection) -> None:
+    """Refuse split settings that cannot apply to data that comes already split."""
+    if config.folds is not None or config.test_fraction > 0:
+        raise DataError(
+            "the task's data comes with its own validation set, so the engine does not split "
+            f"it: data.folds={config.folds} and data.test_fraction={config.test_fraction} "
+            "need null and 0"
+        )

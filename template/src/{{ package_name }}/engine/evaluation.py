@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -14,13 +14,14 @@ from .metrics import Mean
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
 
     from torch import nn
 
     from .metrics import Metric
     from .task import Sizes, Task
 
-__all__ = ["EvalMetrics", "evaluate"]
+__all__ = ["EvalMetrics", "evaluate", "save_artifacts"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class EvalMetrics:
 
     values: dict[str, float]
     num_samples: int
+    # The task's metrics as computed, for the files they write (``save_artifacts``).
+    metrics: dict[str, Metric] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def loss(self) -> float:
@@ -77,7 +80,26 @@ def evaluate(
             if key in values:
                 raise TrainingError(f"two of the task's metrics report {key!r}: rename one")
             values[key] = item
-    return EvalMetrics(values=values, num_samples=int(loss.state[1].item()))
+    return EvalMetrics(values=values, num_samples=int(loss.state[1].item()), metrics=metrics)
+
+
+def save_artifacts(metrics: EvalMetrics, folder: Path, *, prefix: str) -> list[Path]:
+    """Let each of the task's metrics write its files (such as a confusion matrix) into ``folder``.
+
+    Args:
+        metrics: What ``evaluate`` returned.
+        folder: Where the files go; it is created if needed.
+        prefix: Start of every file name, naming the split: ``val_``, ``test_``.
+
+    Returns:
+        The files written, none if no metric writes any.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        path
+        for metric in metrics.metrics.values()
+        for path in metric.save_artifacts(folder, prefix=prefix)
+    ]
 
 
 class _SampleMean(Mean):

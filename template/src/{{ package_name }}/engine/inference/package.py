@@ -5,9 +5,11 @@
 was trained for and that task's settings, what the model takes (each input's name, element type
 and shape) and what a prediction holds, the model's settings and the data sizes to rebuild it,
 where it came from (project and template versions, git commit), and the SHA-256 of the weights
-and of the contract itself. ``load_package`` checks all of it and refuses a package that is
-incomplete, tampered with or of a schema this code does not know; a package of an older schema is
-upgraded as it is read.
+and of the contract itself. With ``formats``, the package also holds the model as a
+``torch.export`` program (``model.pt2``) and an ONNX file (``model.onnx``), listed with their
+SHA-256 under ``exports`` (see ``portable.py``). ``load_package`` checks all of it and refuses a
+package that is incomplete, tampered with or of a schema this code does not know; a package of an
+older schema is upgraded as it is read.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import json
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import safetensors.torch
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..checkpoint import fsync_folder, fsync_path
 from ..exceptions import PackageError, PackageInvalidError, PackageNotFoundError
@@ -29,12 +31,14 @@ from ..provenance import DISTRIBUTION, project_version, template_version
 from ..runs import git_state
 from ..task import OutputSpec, TensorSpec  # noqa: TC001 (pydantic resolves field types at runtime)
 from .loading import load_model
+from .portable import FILE_NAMES, write_portable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from .loading import LoadedModel
+    from .portable import Format
 
 __all__ = [
     "CONTRACT_FILE",
@@ -51,7 +55,7 @@ __all__ = [
 
 CONTRACT_FILE = "contract.json"
 WEIGHTS_FILE = "model.safetensors"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
@@ -74,9 +78,22 @@ class Contract(BaseModel):
     template_version: str = Field(description="Template version the project came from.")
     git_commit: str | None = Field(description="Project commit at export; null outside git.")
     weights_sha256: str = Field(pattern=_SHA256_PATTERN, description="SHA-256 of the weights.")
+    exports: dict[str, Annotated[str, Field(pattern=_SHA256_PATTERN)]] = Field(
+        default_factory=dict,
+        description="The model in portable formats: file name (model.pt2, model.onnx) to SHA-256.",
+    )
     contract_sha256: str = Field(
         pattern=_SHA256_PATTERN, description="SHA-256 of this contract without this field."
     )
+
+    @field_validator("exports")
+    @classmethod
+    def _known_files(cls, exports: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(exports) - set(FILE_NAMES.values()))
+        if unknown:
+            known = sorted(FILE_NAMES.values())
+            raise ValueError(f"{unknown} are not files of a portable format: {known}")
+        return exports
 
     @property
     def input_names(self) -> list[str]:
@@ -104,6 +121,7 @@ def export_package(
     name: str = DISTRIBUTION,
     version: str | None = None,
     labels: Sequence[str] | None = None,
+    formats: Sequence[Format] = (),
 ) -> ModelPackage:
     """Write the model of ``checkpoint`` as a model package in the folder ``output``.
 
@@ -116,6 +134,8 @@ def export_package(
         name: Model name recorded in the contract.
         version: Model version recorded in the contract; by default the project's version.
         labels: Names of the task's classes or outputs, in order (see ``Task.output_spec``).
+        formats: Portable formats to add beside the safetensors weights (``torch-export``,
+            ``onnx``), each checked against the model's outputs as it is written.
 
     Returns:
         The package as ``load_package`` reads it back.
@@ -132,6 +152,7 @@ def export_package(
     shutil.rmtree(staging, ignore_errors=True)  # from a crash during an earlier export
     staging.mkdir(parents=True)
     safetensors.torch.save_model(loaded.model, str(staging / WEIGHTS_FILE))
+    exports = _write_exports(loaded, formats, staging=staging, labels=labels)
     contract = describe_model(
         loaded,
         name=name,
@@ -139,6 +160,7 @@ def export_package(
         labels=labels,
         weights_sha256=file_sha256(staging / WEIGHTS_FILE),
         git_commit=git_state()["commit"],
+        exports=exports,
     )
     text = json.dumps(contract.model_dump(mode="json"), indent=2) + "\n"
     (staging / CONTRACT_FILE).write_text(text, encoding="utf-8")
@@ -155,6 +177,7 @@ def describe_model(
     labels: Sequence[str] | None,
     weights_sha256: str,
     git_commit: str | None,
+    exports: dict[str, str] | None = None,
 ) -> Contract:
     """Build the contract of a loaded model: what it takes, returns and where it came from.
 
@@ -176,6 +199,7 @@ def describe_model(
         "template_version": template_version(),
         "git_commit": git_commit,
         "weights_sha256": weights_sha256,
+        "exports": exports or {},
     }
     unsigned = Contract.model_construct(**fields).model_dump(
         mode="json", exclude={"contract_sha256"}
@@ -209,21 +233,47 @@ def load_package(path: Path) -> ModelPackage:
         raise PackageInvalidError(f"cannot read {str(contract_file)!r}: {err}") from err
     written_as = raw.get("schema_version") if isinstance(raw, dict) else None
     contract = _validated(_upgraded(raw, where=contract_file), where=contract_file)
-    if written_as == SCHEMA_VERSION and contract_digest(raw) != contract.contract_sha256:
+    signed = isinstance(written_as, int) and written_as >= 3  # schema 3 added contract_sha256
+    if signed and contract_digest(raw) != contract.contract_sha256:
         raise PackageInvalidError(
             f"{str(contract_file)!r} does not match its contract_sha256: the contract was "
             "changed after export"
         )
-    weights = path / WEIGHTS_FILE
-    if not weights.is_file():
-        raise PackageInvalidError(f"model package {str(path)!r} has no {WEIGHTS_FILE}")
-    actual = file_sha256(weights)
-    if actual != contract.weights_sha256:
-        raise PackageInvalidError(
-            f"{str(weights)!r} has SHA-256 {actual}, but the contract says "
-            f"{contract.weights_sha256}: the package was changed after export"
-        )
+    for file, expected in {WEIGHTS_FILE: contract.weights_sha256, **contract.exports}.items():
+        _check_file(path / file, expected)
     return ModelPackage(path=path, contract=contract)
+
+
+def _check_file(path: Path, expected: str) -> None:
+    """Refuse a package file that is missing or whose SHA-256 is not the contract's."""
+    if not path.is_file():
+        raise PackageInvalidError(f"model package {str(path.parent)!r} has no {path.name}")
+    actual = file_sha256(path)
+    if actual != expected:
+        raise PackageInvalidError(
+            f"{str(path)!r} has SHA-256 {actual}, but the contract says {expected}: the package "
+            "was changed after export"
+        )
+
+
+def _write_exports(
+    loaded: LoadedModel,
+    formats: Sequence[Format],
+    *,
+    staging: Path,
+    labels: Sequence[str] | None,
+) -> dict[str, str]:
+    """Write the model in each portable format into ``staging``; return file name to SHA-256."""
+    exports: dict[str, str] = {}
+    specs = loaded.task.input_specs(loaded.sizes)
+    loaded.task.output_spec(loaded.sizes, labels=labels)  # bad labels fail before a slow export
+    for fmt in dict.fromkeys(formats):
+        if fmt == "safetensors":  # always written
+            continue
+        path = staging / FILE_NAMES[fmt]
+        write_portable(fmt, loaded.model, task=loaded.task, specs=specs, path=path)
+        exports[path.name] = file_sha256(path)
+    return exports
 
 
 def _upgrade_from_1(raw: dict[str, Any]) -> dict[str, Any]:
@@ -277,9 +327,15 @@ def _upgrade_from_2(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 # Each step lifts a contract of the given schema version to the next one.
+def _upgrade_from_3(raw: dict[str, Any]) -> dict[str, Any]:
+    """Schema 4 adds ``exports``, the portable formats; a schema-3 package has none."""
+    return {**raw, "exports": {}, "schema_version": 4}
+
+
 _UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _upgrade_from_1,
     2: _upgrade_from_2,
+    3: _upgrade_from_3,
 }
 
 

@@ -24,8 +24,10 @@ from ..exceptions import ConfigError, InputValidationError, PackageInvalidError
 from ..project import project_task
 from .loading import load_model
 from .package import CONTRACT_FILE, describe_model, file_sha256, load_package
+from .portable import FILE_NAMES, load_portable, split_model_path
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from torch import nn
@@ -93,44 +95,69 @@ class Predictions:
 class Predictor:
     """A model ready to predict, with the contract its inputs are checked against.
 
-    Build one with ``Predictor.from_package`` (an exported model package) or
-    ``Predictor.from_checkpoint`` (a training checkpoint, whose contract is derived on the fly).
+    Build one with ``Predictor.from_package`` (an exported model package, or one of its portable
+    files) or ``Predictor.from_checkpoint`` (a training checkpoint, whose contract is derived on
+    the fly).
     """
 
     def __init__(
-        self, model: nn.Module, contract: Contract, *, task: Task[Any, Any], device: torch.device
+        self,
+        model: nn.Module,
+        contract: Contract,
+        *,
+        task: Task[Any, Any],
+        device: torch.device,
+        forward: Callable[[Inputs], torch.Tensor] | None = None,
     ) -> None:
-        """Wrap ``model``, already on ``device`` and in eval mode, with its contract and task."""
+        """Wrap ``model``, already on ``device`` and in eval mode, with its contract and task.
+
+        ``forward`` computes the model's outputs from checked inputs; by default the task's
+        forward pass of ``model``.
+        """
         self.model = model
         self.contract = contract
         self.task = task
         self.device = device
+        self.forward = forward or (lambda inputs: task.forward(model, inputs))
 
     @classmethod
     def load(cls, path: Path, *, device: torch.device) -> Predictor:
         """Load a model package, or else a training checkpoint, from ``path`` onto ``device``.
+
+        ``path`` may also name a portable file of a package (``models/v1/model.onnx``).
 
         Raises:
             PackageInvalidError: If ``path`` holds a package that fails its checks.
             CheckpointNotFoundError: If ``path`` holds neither a package nor a checkpoint.
             CheckpointInvalidError: If it holds a checkpoint that does not load.
         """
-        if (path / CONTRACT_FILE).is_file():
-            return cls.from_package(path, device=device)
+        folder, file = split_model_path(path)
+        if file is not None or (folder / CONTRACT_FILE).is_file():
+            return cls.from_package(folder, device=device, file=file)
         return cls.from_checkpoint(path, device=device)
 
     @classmethod
-    def from_package(cls, path: Path, *, device: torch.device) -> Predictor:
+    def from_package(
+        cls, path: Path, *, device: torch.device, file: str | None = None
+    ) -> Predictor:
         """Load a model package (see ``export_package``) onto ``device``.
+
+        Args:
+            path: The package folder.
+            device: Where the model runs (ONNX Runtime runs on the CPU without CUDA support).
+            file: A portable file of the package to run (``model.pt2``, ``model.onnx``) instead
+                of the PyTorch model rebuilt from the safetensors weights.
 
         Raises:
             PackageNotFoundError: If there is no package at ``path``.
             PackageInvalidError: If the package fails its checks, was made for another task, or
-                its weights do not fit.
+                its weights do not fit, or lacks ``file``.
         """
         package = load_package(path)
         contract = package.contract
         task = _task_of(contract, where=path)
+        if file is not None:
+            return cls._from_portable(package.path / file, contract, task=task, device=device)
         settings = _model_settings(contract, type(task).model_types(), where=path)
         model = task.build_model(settings, dict(contract.sizes))
         try:
@@ -165,6 +192,26 @@ class Predictor:
             git_commit=None,
         )
         return cls(loaded.model, contract, task=loaded.task, device=device)
+
+    @classmethod
+    def _from_portable(
+        cls, path: Path, contract: Contract, *, task: Task[Any, Any], device: torch.device
+    ) -> Predictor:
+        """Run the portable file at ``path``, which takes the inputs in the contract's order."""
+        if path.name not in contract.exports:
+            raise PackageInvalidError(
+                f"the package at {str(path.parent)!r} has no {path.name}: export it with "
+                f"--format {_format_of(path.name)}"
+            )
+        program = load_portable(path, device=device)
+        names = contract.input_names
+
+        def forward(inputs: Inputs) -> torch.Tensor:
+            ordered = [inputs] if isinstance(inputs, torch.Tensor) else [inputs[n] for n in names]
+            outputs: torch.Tensor = program(*ordered)
+            return outputs
+
+        return cls(program, contract, task=task, device=device, forward=forward)
 
     def validate(self, inputs: InputData) -> Inputs:
         """Check ``inputs`` against the contract; return them as tensors of its element types.
@@ -208,7 +255,7 @@ class Predictor:
         parts: list[dict[str, torch.Tensor]] = []
         with torch.inference_mode():
             for batch in _batches(checked, batch_size):
-                outputs = self.task.forward(self.model, _moved(batch, self.device))
+                outputs = self.forward(_moved(batch, self.device))
                 parts.append({k: v.cpu() for k, v in self.task.predict(outputs).items()})
         spec = self.contract.output
         if not parts:  # no rows: empty parts of the right shapes
@@ -335,3 +382,8 @@ def _model_settings(
         raise PackageInvalidError(
             f"the package at {str(where)!r} holds model settings this project cannot read: {err}"
         ) from err
+
+
+def _format_of(file: str) -> str:
+    """The ``--format`` that writes ``file``."""
+    return next((fmt for fmt, name in FILE_NAMES.items() if name == file), "?")

@@ -1,0 +1,141 @@
+"""What a sweep found: the best trials as a table, and plots of its history and importances.
+
+``write_report`` writes into the study's folder ``trials.csv`` (every trial: number, state,
+value, parameters, run folder), ``history.png`` (each finished trial's value and the best so far)
+and ``importance.png`` (how much of the value each parameter explains, by Optuna's PED-ANOVA
+evaluator, once two trials have finished).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import optuna
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["best_trials", "describe_study", "write_report"]
+
+_COMPLETE = optuna.trial.TrialState.COMPLETE
+
+
+def best_trials(study: optuna.Study, *, top: int) -> list[optuna.trial.FrozenTrial]:
+    """The ``top`` complete trials, best first in the study's direction."""
+    complete = study.get_trials(deepcopy=False, states=(_COMPLETE,))
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    ranked = sorted(complete, key=lambda trial: float(trial.value or 0.0), reverse=maximize)
+    return ranked[:top]
+
+
+def describe_study(study: optuna.Study, *, top: int = 10) -> list[str]:
+    """Lines of text: the trials' states, then the best trials as a table."""
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+    states = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+    lines = [f"study {study.study_name}: {len(study.trials)} trials ({states or 'none yet'})"]
+    best = best_trials(study, top=top)
+    if not best:
+        return lines
+    names = sorted({name for trial in best for name in trial.params})
+    header = ["rank", "trial", "value", *names, "run"]
+    rows = [
+        [str(rank), str(trial.number), f"{trial.value:.4f}"]
+        + [_shown(trial.params.get(name)) for name in names]
+        + [str(trial.user_attrs.get("run_dir", ""))]
+        for rank, trial in enumerate(best, start=1)
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        lines.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return lines
+
+
+def write_report(study: optuna.Study, folder: Path) -> list[Path]:
+    """Write ``trials.csv``, ``history.png`` and, with two finished trials, ``importance.png``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [
+        _write_table(study, folder / "trials.csv"),
+        _plot_history(study, folder / "history.png"),
+    ]
+    importances = _importances(study)
+    if importances:
+        written.append(_plot_importances(importances, folder / "importance.png"))
+    return written
+
+
+def _write_table(study: optuna.Study, path: Path) -> Path:
+    trials = study.get_trials(deepcopy=False)
+    names = sorted({name for trial in trials for name in trial.params})
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["trial", "state", "value", *names, "run_dir"])
+        for trial in trials:
+            writer.writerow(
+                [trial.number, trial.state.name.lower(), "" if trial.value is None else trial.value]
+                + [_shown(trial.params.get(name)) for name in names]
+                + [trial.user_attrs.get("run_dir", "")]
+            )
+    return path
+
+
+def _plot_history(study: optuna.Study, path: Path) -> Path:
+    from matplotlib.figure import Figure  # noqa: PLC0415 (imported only when plotting)
+
+    complete = sorted(
+        study.get_trials(deepcopy=False, states=(_COMPLETE,)), key=lambda trial: trial.number
+    )
+    numbers = [trial.number for trial in complete]
+    values = [float(trial.value or math.nan) for trial in complete]
+    pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+    best = [pick(values[: index + 1]) for index in range(len(values))]
+    figure = Figure(figsize=(6, 4))
+    axes = figure.subplots()
+    axes.scatter(numbers, values, label="trial", color="tab:blue")
+    axes.step(numbers, best, where="post", label="best so far", color="tab:red")
+    axes.set(xlabel="trial", ylabel="objective value", title=f"Sweep {study.study_name}")
+    if values:
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def _importances(study: optuna.Study) -> dict[str, float]:
+    """Each parameter's share of the value's variation; empty before two trials finish."""
+    if len(study.get_trials(deepcopy=False, states=(_COMPLETE,))) < 2:
+        return {}
+    evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+    with warnings.catch_warnings():  # older Optuna releases flag the evaluator as experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
+        except (ValueError, RuntimeError):  # too few distinct values to compare
+            return {}
+
+
+def _plot_importances(importances: dict[str, float], path: Path) -> Path:
+    from matplotlib.figure import Figure  # noqa: PLC0415 (imported only when plotting)
+
+    names = list(importances)[::-1]  # the most important at the top
+    figure = Figure(figsize=(6, 1.5 + 0.4 * len(names)))
+    axes = figure.subplots()
+    axes.barh(names, [importances[name] for name in names], color="tab:green")
+    axes.set(xlabel="importance (PED-ANOVA)", title="Parameter importance")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,257 @@
+"""Run a sweep: one Optuna study, one normal training run per trial, pruned by epoch.
+
+The study is created the first time and loaded every time after, from SQLite under
+``<run.output_dir>/sweeps/<study>/study.db`` or from the database ``storage`` names. It records
+its search space and base config, so a sweep started again continues the same search, and
+refuses to mix trials of another space or config into it. ``trials`` is the number of finished
+(complete or pruned) trials the study should hold: a sweep stopped after 3 of 6 runs 3 more when
+started again; several processes on one study share the count, and may overshoot it by the
+trials they have running when it is reached.
+
+Each trial trains ``train()`` on the base config with the sampled values, reports the task's
+monitored validation metric after every epoch and is pruned when the pruner says so. Its value is
+the best monitored value of its run. A trial stopped by Ctrl-C or SIGTERM is marked failed, its
+values are queued to run first next time, and the sweep stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import optuna
+
+from ..config import load_config
+from ..exceptions import ConfigError, TrainingError
+from ..project import project_task
+from ..signals import StopSignal
+from .space import overrides
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..config import Config
+    from ..task import Monitor, Task
+    from ..training import EpochResult
+    from .space import SearchSpace
+
+__all__ = ["FINISHED", "SweepResult", "SweepSettings", "open_study", "run_sweep", "sweep_dir"]
+
+logger = logging.getLogger(__name__)
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+_STARTUP_TRIALS = 3  # trials that run to the end before the median pruner judges any
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Which study, where it is kept, and the budget."""
+
+    study: str
+    storage: str | None = None
+    trials: int = 20
+    timeout: float | None = None
+    pruner: Literal["median", "none"] = "median"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a call of ``run_sweep`` did, and where the study stands."""
+
+    study: optuna.Study
+    folder: Path
+    ran: int
+    signal_number: int | None = None
+
+
+class _Interrupted(Exception):  # noqa: N818 (not an error: a stop asked for)
+    """A signal stopped the trial's run."""
+
+    def __init__(self, signal_number: int, params: dict[str, Any]) -> None:
+        super().__init__(f"stopped by signal {signal_number}")
+        self.signal_number = signal_number
+        self.params = params  # as the trial holds them, to queue them again
+
+
+def sweep_dir(output_dir: Path, study: str) -> Path:
+    """The folder of a study's local files: its SQLite database, table and plots."""
+    return output_dir / "sweeps" / study
+
+
+def open_study(
+    settings: SweepSettings, *, output_dir: Path, monitor: Monitor, create: bool = True
+) -> optuna.Study:
+    """Create or load the study ``settings.study``, optimising in ``monitor``'s direction.
+
+    Raises:
+        ConfigError: If ``create`` is false and there is no such study.
+    """
+    _route_optuna_logs()
+    storage = settings.storage
+    if storage is None:
+        folder = sweep_dir(output_dir, settings.study)
+        if not create and not (folder / "study.db").is_file():
+            raise ConfigError(
+                f"no study {settings.study!r}: {str(folder / 'study.db')!r} is missing"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{(folder / 'study.db').resolve().as_posix()}"
+    direction: Literal["minimize", "maximize"] = "minimize" if monitor.mode == "min" else "maximize"
+    if not create:
+        try:
+            return optuna.load_study(study_name=settings.study, storage=storage)
+        except KeyError as err:
+            raise ConfigError(f"no study {settings.study!r} in {storage!r}") from err
+    pruner: optuna.pruners.BasePruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=_STARTUP_TRIALS, n_warmup_steps=1)
+        if settings.pruner == "median"
+        else optuna.pruners.NopPruner()
+    )
+    return optuna.create_study(
+        study_name=settings.study,
+        storage=storage,
+        direction=direction,
+        pruner=pruner,
+        load_if_exists=True,
+    )
+
+
+def run_sweep(
+    config: Config,
+    space: SearchSpace,
+    settings: SweepSettings,
+    *,
+    task: type[Task[Any, Any]] | None = None,
+    argv: list[str] | None = None,
+) -> SweepResult:
+    """Run trials until the study holds ``settings.trials`` finished ones, or time runs out.
+
+    Raises:
+        ConfigError: If the space does not fit the config, the study was started with another
+            space or config, or the config asks for a group of seeds.
+    """
+    task_type = task or project_task()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("a sweep trains its trials in one process: start it without torchrun")
+    if config.train.seeds:
+        raise ConfigError("a sweep trains one run per trial: leave train.seeds unset")
+    base = config.model_dump(mode="json")
+    space.check(base, task=task_type)
+    study = open_study(settings, output_dir=config.run.output_dir, monitor=task_type.monitor)
+    _check_same_search(study, space, base)
+    folder = sweep_dir(config.run.output_dir, settings.study)
+    finished = len(study.get_trials(deepcopy=False, states=FINISHED))
+    if finished >= settings.trials:
+        logger.info("study %s already holds %d finished trials", settings.study, finished)
+        return SweepResult(study=study, folder=folder, ran=0)
+    study.sampler = optuna.samplers.TPESampler(seed=config.train.seed + len(study.trials))
+    objective = _Objective(base, space, study=settings.study, task=task_type, argv=argv)
+    # The logger that reports failed trials (a logger's filters miss its children's records).
+    optuna_logger = logging.getLogger("optuna.study._optimize")
+    hide_interrupts = _HideInterrupts()
+    optuna_logger.addFilter(hide_interrupts)
+    with StopSignal() as between_trials:
+        try:
+            study.optimize(
+                objective,
+                timeout=settings.timeout,
+                catch=(TrainingError,),  # a diverging trial fails alone
+                callbacks=[
+                    optuna.study.MaxTrialsCallback(settings.trials, states=FINISHED),
+                    lambda study, _: study.stop() if between_trials.requested else None,
+                ],
+            )
+        except _Interrupted as stop:
+            study.enqueue_trial(stop.params, skip_if_exists=True)
+            logger.warning("sweep stopped; its last trial runs again first when it continues")
+            return SweepResult(study, folder, objective.ran, signal_number=stop.signal_number)
+        finally:
+            optuna_logger.removeFilter(hide_interrupts)
+    return SweepResult(study, folder, objective.ran, signal_number=between_trials.received)
+
+
+class _HideInterrupts(logging.Filter):
+    """Drop Optuna's report of a trial that a signal stopped: the sweep reports it itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether to keep ``record``: all but a failure caused by ``_Interrupted``."""
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, _Interrupted)
+
+
+class _Objective:
+    """Trains one run per trial and returns its best monitored validation value."""
+
+    def __init__(
+        self,
+        base: dict[str, Any],
+        space: SearchSpace,
+        *,
+        study: str,
+        task: type[Task[Any, Any]],
+        argv: list[str] | None,
+    ) -> None:
+        self.base, self.space, self.study, self.task, self.argv = base, space, study, task, argv
+        self.ran = 0
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        from ..training import train  # noqa: PLC0415 (imports torch)
+
+        values = self.space.suggest(trial)
+        config = load_config(base=self.base, overrides=overrides(values), task=self.task)
+        config.run.name = f"{self.study}-t{trial.number:04d}"
+        config.run.group = self.study
+        monitor = self.task.monitor
+
+        def report(epoch: EpochResult) -> bool:
+            trial.report(epoch.val.values[monitor.metric], step=epoch.epoch)
+            return trial.should_prune()
+
+        self.ran += 1
+        result = train(config, task=self.task, argv=self.argv, on_epoch=report)
+        trial.set_user_attr("run_dir", str(result.run_dir))
+        trial.set_user_attr("stop_reason", result.stop_reason)
+        if result.signal_number is not None:
+            raise _Interrupted(result.signal_number, dict(trial.params))
+        if result.stop_reason == "pruned":
+            raise optuna.TrialPruned
+        scores = [epoch.val.values[monitor.metric] for epoch in result.history]
+        if not scores:
+            raise TrainingError(f"trial {trial.number} finished no epoch")
+        return min(scores) if monitor.mode == "min" else max(scores)
+
+
+def _check_same_search(study: optuna.Study, space: SearchSpace, base: dict[str, Any]) -> None:
+    """Record the space and base config with a new study; refuse others for an existing one."""
+    recorded = study.user_attrs
+    wanted = {"space": space.as_dict(), "config": _comparable(base)}
+    if not recorded:
+        for key, value in wanted.items():
+            study.set_user_attr(key, value)
+        return
+    for key, value in wanted.items():
+        if recorded.get(key) != value:
+            raise ConfigError(
+                f"study {study.study_name!r} was started with another {key}: continue it with "
+                f"the same one, or start a new study with --study"
+            )
+
+
+def _comparable(base: dict[str, Any]) -> dict[str, Any]:
+    """The config without what may differ between the processes of one study.
+
+    Where runs go, the device and the data loader's workers change where and how fast a trial
+    runs, not what it computes.
+    """
+    comparable = {key: value for key, value in base.items() if key != "run"}
+    comparable["train"] = {k: v for k, v in base["train"].items() if k != "device"}
+    comparable["data"] = {k: v for k, v in base["data"].items() if k != "num_workers"}
+    return comparable
+
+
+def _route_optuna_logs() -> None:
+    """Send Optuna's messages through the project's logging instead of its own handler."""
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
