@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from .exceptions import DataError
+from .npy_rows import NpyRows
 from .seed import make_generator
 
 if TYPE_CHECKING:
@@ -103,13 +104,18 @@ def dataset_length(dataset: Dataset[Any]) -> int:
 def split_data(data: Data, config: DataSection, *, seed: int) -> Splits:
     """Split the task's samples into training and validation sets, reproducibly for ``seed``.
 
-    Data that comes with its own validation set (``data.val``) is used as it is.
+    Data that comes with its own validation set (``data.val``) is used as it is. Rows of ``.npy``
+    files are split row by row by a hash of the seed (``NpyRows.split``), which needs no memory
+    per row.
 
     Raises:
         DataError: If the split leaves a set empty.
     """
     if data.val is not None:
         return Splits(train=data.samples, val=data.val, test=data.test)
+    if isinstance(data.samples, NpyRows):
+        train, val = data.samples.split(config.val_fraction, seed=seed + _SPLIT_STREAM)
+        return Splits(train=train, val=val, test=data.test)
     total = dataset_length(data.samples)
     val_size = int(total * config.val_fraction)
     if not 0 < val_size < total:
