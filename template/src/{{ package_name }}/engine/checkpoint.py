@@ -144,6 +144,7 @@ class CheckpointWriter:
             best=best,
         )
         with self._changed:
+            self._raise_error()  # a save that failed while the copy was made
             self._pending.append(job)
             if not self._running:
                 self._running = True
