@@ -2,7 +2,7 @@
 
 A CSV file is parsed in blocks on every core and each block is copied straight into an array
 allocated once for the whole table, so reading takes about as long as pandas does and about as
-much memory as the array itself (decision 0012). A Parquet file is read a row group at a time the
+much memory as the array itself (decision 0013). A Parquet file is read a row group at a time the
 same way. A problem is reported as a ``DataError`` naming the file, the column and the row (a CSV
 row counts the header as row 1; a Parquet row counts from 1).
 """
