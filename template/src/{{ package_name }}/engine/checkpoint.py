@@ -8,7 +8,10 @@ rank its own shards, in place of ``model.safetensors``; such a checkpoint loads 
 of processes, one included. Either way the checkpoint is written into a hidden staging folder,
 flushed to disk, then renamed into place, so a crash mid-save never damages an earlier
 checkpoint. The small pointer files ``last`` and ``best`` name the newest and the best
-checkpoint and are replaced atomically.
+checkpoint and are replaced atomically, only once the folder they name is on disk.
+
+``CheckpointWriter`` saves replicated checkpoints on a background thread: it copies the weights
+and state at once, and training goes on while the copy is written, flushed and pointed to.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import contextlib
 import os
 import pickle
 import shutil
+import threading
 import warnings
+from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import safetensors
 import safetensors.torch
@@ -39,6 +44,7 @@ __all__ = [
     "SHARDED_DIR",
     "STATE_FILE",
     "Checkpoint",
+    "CheckpointWriter",
     "atomic_write_text",
     "commit_checkpoint",
     "find_last_checkpoint",
@@ -53,6 +59,7 @@ __all__ = [
     "save_checkpoint",
     "save_sharded",
     "set_pointer",
+    "set_pointers",
 ]
 
 MODEL_FILE = "model.safetensors"
@@ -87,6 +94,7 @@ def save_checkpoint(
     state: Mapping[str, Any],
     step: int,
     extra_tensors: Mapping[str, dict[str, torch.Tensor]] | None = None,
+    best: bool = False,
 ) -> Path:
     """Save ``model``'s weights and ``state`` as ``directory/step-<step>``; point ``last`` there.
 
@@ -96,6 +104,7 @@ def save_checkpoint(
         state: Training state; must hold ``REQUIRED_STATE_KEYS`` apart from ``format_version``.
         step: Optimizer steps taken so far; names the folder.
         extra_tensors: More safetensors files to write, by file name (the weight averages).
+        best: Also point ``best`` at the new checkpoint.
 
     Returns:
         The folder of the new checkpoint.
@@ -104,7 +113,7 @@ def save_checkpoint(
     safetensors.torch.save_model(model, str(staging / MODEL_FILE))
     for name, tensors in (extra_tensors or {}).items():
         safetensors.torch.save_file(tensors, str(staging / name))
-    return commit_checkpoint(staging, state=state)
+    return commit_checkpoint(staging, state=state, best=best)
 
 
 def prepare_staging(directory: Path, *, step: int) -> Path:
@@ -117,16 +126,19 @@ def prepare_staging(directory: Path, *, step: int) -> Path:
     return staging
 
 
-def commit_checkpoint(staging: Path, *, state: Mapping[str, Any]) -> Path:
-    """Write the state into ``staging``, flush everything, rename it into place, point at it."""
+def commit_checkpoint(staging: Path, *, state: Mapping[str, Any], best: bool = False) -> Path:
+    """Write the state into ``staging``, flush everything, rename it into place, point at it.
+
+    ``last`` then names the new checkpoint, and ``best`` too when ``best`` is set.
+    """
     torch.save({"format_version": FORMAT_VERSION, **state}, staging / STATE_FILE)
-    fsync_folder(staging)
+    fsync_folder(staging)  # the files and their names reach the disk before the folder's new name
     final = staging.with_name(staging.name.removeprefix(".").removesuffix(".tmp"))
     if final.exists():  # saving the same step again replaces the old copy
         shutil.rmtree(final)
     staging.rename(final)
-    fsync_path(final.parent)
-    set_pointer(final.parent, "last", final)
+    fsync_path(final.parent)  # the new name reaches the disk before a pointer names it
+    set_pointers(final.parent, dict.fromkeys(("last", "best") if best else ("last",), final))
     return final
 
 
@@ -172,6 +184,137 @@ def _single_process_is_intended(distributed: bool) -> Iterator[None]:
         yield
 
 
+class CheckpointWriter:
+    """Saves checkpoints on a background thread while training goes on.
+
+    ``save`` copies the weights and the state into CPU memory before it returns (tensors that
+    share memory keep sharing it), so training may change the model at once; a thread then saves
+    each copy in turn as ``save_checkpoint`` does and deletes old checkpoints as
+    ``prune_checkpoints`` does. The pointers move only once a checkpoint is on disk: a process
+    killed at any moment leaves ``last`` naming a whole checkpoint. At most ``max_pending``
+    copies wait (each as large as the weights and optimizer state); ``save`` waits for room.
+    ``wait`` waits until every copy is saved; both raise the error a save raised.
+    """
+
+    def __init__(self, directory: Path, *, keep: int, max_pending: int = 2) -> None:
+        """Write into ``directory``, keeping its ``keep`` newest checkpoints (and the pointed)."""
+        self.directory = directory
+        self.keep = keep
+        self.max_pending = max_pending
+        self._pending: deque[_Job] = deque()
+        self._changed = threading.Condition()
+        self._running = False
+        self._error: BaseException | None = None
+
+    def save(
+        self,
+        model: nn.Module,
+        *,
+        state: Mapping[str, Any],
+        step: int,
+        best: bool,
+        extra_tensors: Mapping[str, dict[str, torch.Tensor]] | None = None,
+    ) -> Path:
+        """Copy the weights, ``state`` and ``extra_tensors``, queue them; return the new folder."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._pending) < self.max_pending)
+            self._raise_error()
+        memo: dict[tuple[str, int], torch.UntypedStorage] = {}
+        job = _Job(
+            weights=_Weights(_copy_tensors(model.state_dict(), memo)),
+            state=_copy_tensors(dict(state), memo),
+            extra_tensors=_copy_tensors(dict(extra_tensors or {}), memo),
+            step=step,
+            best=best,
+        )
+        with self._changed:
+            self._raise_error()  # a save that failed while the copy was made
+            self._pending.append(job)
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._drain, name="checkpoint-writer").start()
+        return self.directory / f"step-{step:08d}"
+
+    def wait(self) -> None:
+        """Wait until every queued checkpoint is saved; raise the error a save raised."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._running)
+            self._raise_error()
+
+    def _raise_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _drain(self) -> None:
+        while True:
+            with self._changed:
+                if not self._pending:
+                    self._running = False
+                    self._changed.notify_all()
+                    return
+                job = self._pending[0]
+            try:
+                self._write(job)
+            except BaseException as err:  # noqa: BLE001 (raised on the training thread)
+                with self._changed:
+                    self._error = err
+                    self._pending.clear()  # the saves queued after it are dropped with it
+                continue
+            with self._changed:
+                self._pending.popleft()
+                self._changed.notify_all()
+
+    def _write(self, job: _Job) -> None:
+        model = cast("nn.Module", job.weights)  # save_model asks it for its state_dict only
+        save_checkpoint(
+            self.directory,
+            model=model,
+            state=job.state,
+            step=job.step,
+            extra_tensors=job.extra_tensors,
+            best=job.best,
+        )
+        prune_checkpoints(self.directory, keep=self.keep)
+
+
+@dataclass(frozen=True)
+class _Job:
+    weights: _Weights
+    state: dict[str, Any]
+    extra_tensors: dict[str, dict[str, torch.Tensor]]
+    step: int
+    best: bool
+
+
+class _Weights:
+    """Copied weights standing in for the model they came from, for ``save_model``."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.tensors = tensors
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self.tensors)
+
+
+def _copy_tensors(value: Any, memo: dict[tuple[str, int], torch.UntypedStorage]) -> Any:
+    """``value`` with every tensor copied into CPU memory; shared memory stays shared."""
+    if isinstance(value, dict):
+        return {key: _copy_tensors(item, memo) for key, item in value.items()}
+    if type(value) in {list, tuple}:
+        return type(value)(_copy_tensors(item, memo) for item in value)
+    if not isinstance(value, torch.Tensor):
+        return value
+    if value.layout != torch.strided:
+        return value.detach().to("cpu", copy=True)
+    storage = value.untyped_storage()
+    key = (str(storage.device), storage.data_ptr())
+    if key not in memo:
+        memo[key] = storage.clone() if storage.device.type == "cpu" else storage.cpu()
+    copy = torch.empty(0, dtype=value.dtype)
+    return copy.set_(memo[key], value.storage_offset(), value.size(), value.stride())
+
+
 def prune_checkpoints(directory: Path, *, keep: int) -> list[Path]:
     """Delete all but the ``keep`` newest checkpoints, never one a pointer names; return them."""
     pointed = {_pointer_target(directory / name) for name in ("last", "best")}
@@ -196,7 +339,21 @@ def find_last_checkpoint(output_dir: Path) -> Path:
 
 def set_pointer(directory: Path, name: str, checkpoint: Path) -> None:
     """Atomically make the pointer file ``directory/name`` refer to ``checkpoint``."""
-    atomic_write_text(directory / name, checkpoint.name + "\n")
+    set_pointers(directory, {name: checkpoint})
+
+
+def set_pointers(directory: Path, targets: Mapping[str, Path]) -> None:
+    """Atomically point each pointer file ``directory/<name>`` at its checkpoint folder.
+
+    Each pointer is replaced whole; the folder is flushed once for all of them.
+    """
+    temporaries = {}
+    for name, checkpoint in targets.items():
+        temporaries[name] = directory / f".{name}.tmp"
+        _write_flushed(temporaries[name], checkpoint.name + "\n")
+    for name, temporary in temporaries.items():
+        temporary.replace(directory / name)
+    fsync_path(directory)
 
 
 def resolve_checkpoint(path: Path) -> Path:
@@ -267,12 +424,16 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new content, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8") as file:
+    _write_flushed(temporary, text)
+    temporary.replace(path)
+    fsync_path(path.parent)
+
+
+def _write_flushed(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as file:
         file.write(text)
         file.flush()
         os.fsync(file.fileno())
-    temporary.replace(path)
-    fsync_path(path.parent)
 
 
 def _follow(pointer: Path) -> Path:

@@ -1,9 +1,10 @@
-"""Data files: CSV tables and NumPy ``.npz`` archives, checked before anything trains on them.
+"""Data files: CSV and Parquet tables and NumPy ``.npz`` archives, checked before training.
 
-A CSV file has a header row and numeric columns; one of them may be the label (or target)
-column. An ``.npz`` archive holds named numeric arrays whose first dimensions agree. Every
+A table (CSV with a header row, or Parquet) has numeric columns; one of them may be the label (or
+target) column. An ``.npz`` archive holds named numeric arrays whose first dimensions agree. Every
 problem (missing column or array, text where a number belongs, NaN, an empty file) is reported
-as a ``DataError`` naming the file, and the column and row where it applies.
+as a ``DataError`` naming the file, and the column and row where it applies. Tables are read
+with pyarrow (``tables.py``) straight into float32 arrays.
 
 The project's ``data.py`` reads its training data with these; ``predict`` reads a model's inputs
 with ``read_inputs``, checked against the model's input specs.
@@ -11,14 +12,13 @@ with ``read_inputs``, checked against the model's input specs.
 
 from __future__ import annotations
 
-import csv
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .exceptions import DataError
+from .tables import column_names, read_table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,13 +27,18 @@ if TYPE_CHECKING:
     from .task import TensorSpec
 
 __all__ = [
+    "TABLE_SUFFIXES",
     "check_source",
     "class_indices",
     "read_arrays",
     "read_csv",
     "read_inputs",
     "read_labelled",
+    "read_table",
 ]
+
+TABLE_SUFFIXES = frozenset({".csv", ".parquet"})
+_SUFFIXES = (*sorted(TABLE_SUFFIXES), ".npz")
 
 
 def check_source(source: str, path: Path | None) -> None:
@@ -54,17 +59,17 @@ def check_source(source: str, path: Path | None) -> None:
 
 
 def read_labelled(path: Path, *, label_column: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Read features ``(N, F)`` (float32) and labels ``(N,)`` (float64) from a CSV or .npz file.
+    """Read features ``(N, F)`` (float32) and labels ``(N,)`` (float64) from a table or archive.
 
-    A CSV file's label column is ``label_column``; an archive holds the arrays ``features``
-    (2-D) and ``labels`` (1-D).
+    A table's (CSV or Parquet) label column is ``label_column``; an archive holds the arrays
+    ``features`` (2-D) and ``labels`` (1-D).
 
     Raises:
         DataError: If the file is missing, of an unknown kind, or its contents are malformed.
     """
     _check_exists(path)
-    if _suffix(path) == ".csv":
-        features, labels = read_csv(path, label_column=label_column, need_labels=True)
+    if _suffix(path) in TABLE_SUFFIXES:
+        features, labels = read_table(path, label_column=label_column, need_labels=True)
         assert labels is not None  # need_labels=True guarantees them
         return features, labels
     arrays = read_arrays(path, ["features", "labels"])
@@ -90,23 +95,13 @@ def class_indices(labels: torch.Tensor, *, path: Path) -> torch.Tensor:
 def read_csv(
     path: Path, *, label_column: str, need_labels: bool
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Parse a CSV table into float features and, if present, its label column (float64).
+    """Parse a CSV table into float32 features and, if present, its label column (float64).
 
     Raises:
         DataError: If the table is empty, lacks the label column, or holds a non-number or NaN.
     """
-    header, values = _read_table(path)
-    has_labels = label_column in header
-    if need_labels and not has_labels:
-        raise DataError(
-            f"data file {str(path)!r} has no column {label_column!r}; columns: {header}"
-        )
-    feature_columns = [i for i, name in enumerate(header) if name != label_column]
-    if not feature_columns:
-        raise DataError(f"data file {str(path)!r} has no feature columns besides {label_column!r}")
-    features = torch.from_numpy(values[:, feature_columns]).float()
-    labels = torch.from_numpy(values[:, header.index(label_column)]) if has_labels else None
-    return features, labels
+    _check_exists(path)
+    return read_table(path, label_column=label_column, need_labels=need_labels)
 
 
 def read_arrays(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -150,56 +145,25 @@ def read_inputs(
         DataError: If the file is missing or malformed, or does not fit the inputs.
     """
     _check_exists(path)
-    suffix = _suffix(path)
-    if suffix == ".npz":
+    if _suffix(path) == ".npz":
         arrays = read_arrays(path, [spec.name for spec in specs])
         return {name: torch.from_numpy(array) for name, array in arrays.items()}
-    if suffix != ".csv":
-        raise DataError(f"data file {str(path)!r} is neither .csv nor .npz")
     if len(specs) != 1 or len(specs[0].shape) != 2:
         names = [spec.name for spec in specs]
         raise DataError(
-            f"data file {str(path)!r}: a CSV table holds one 2-D input, but the model takes "
+            f"data file {str(path)!r}: a table holds one 2-D input, but the model takes "
             f"{names}; pass an .npz archive with one array per input"
         )
     spec = specs[0]
-    header, values = _read_table(path)
-    columns = [name for name in header if name != label_column]
+    columns = [name for name in column_names(path) if name != label_column]
     expected = spec.shape[1]
     if expected is not None and len(columns) != expected:
         raise DataError(
             f"data file {str(path)!r} has {len(columns)} feature columns {columns}, the model "
             f"takes {expected} (a label column named {label_column!r} is left out)"
         )
-    kept = [i for i, name in enumerate(header) if name != label_column]
-    return {spec.name: torch.from_numpy(values[:, kept])}
-
-
-def _read_table(path: Path) -> tuple[list[str], np.ndarray]:
-    """A CSV file's header and its values as float64, every cell checked."""
-    _check_exists(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as file:
-            rows = list(csv.reader(file))
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"data file {str(path)!r} is not a readable UTF-8 CSV file: {err}") from err
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        raise DataError(f"data file {str(path)!r} is empty")
-    header, body = [name.strip() for name in rows[0]], rows[1:]
-    if not body:
-        raise DataError(f"data file {str(path)!r} has a header but no rows")
-    values = np.empty((len(body), len(header)), dtype=np.float64)
-    for row_number, row in enumerate(body, start=2):  # row 1 is the header
-        if len(row) != len(header):
-            raise DataError(
-                f"data file {str(path)!r} row {row_number} has {len(row)} values, "
-                f"the header has {len(header)}"
-            )
-        values[row_number - 2] = [
-            _number(cell, path=path, column=name, row=row_number)
-            for cell, name in zip(row, header, strict=True)
-        ]
-    return header, values
+    features, _ = read_table(path, label_column=label_column, need_labels=False)
+    return {spec.name: features}
 
 
 def _check_exists(path: Path) -> None:
@@ -209,21 +173,9 @@ def _check_exists(path: Path) -> None:
 
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
-    if suffix not in {".csv", ".npz"}:
-        raise DataError(f"data file {str(path)!r} is neither .csv nor .npz")
+    if suffix not in _SUFFIXES:
+        raise DataError(f"data file {str(path)!r} is not a .csv, .parquet or .npz file")
     return suffix
-
-
-def _number(cell: str, *, path: Path, column: str, row: int) -> float:
-    try:
-        value = float(cell)
-    except ValueError:
-        raise DataError(
-            f"data file {str(path)!r} column {column!r} row {row}: {cell!r} is not a number"
-        ) from None
-    if not math.isfinite(value):
-        raise DataError(f"data file {str(path)!r} column {column!r} row {row} holds {cell!r}")
-    return value
 
 
 def _numeric(array: np.ndarray, *, path: Path, name: str) -> np.ndarray:

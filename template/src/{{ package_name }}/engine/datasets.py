@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from .exceptions import DataError
+from .npy_rows import NpyRows
 from .seed import make_generator
 
 if TYPE_CHECKING:
@@ -107,7 +108,8 @@ def split_data(data: Data, config: DataSection, *, seed: int) -> Splits:
     ``data.test_fraction`` are the test set, the same whatever the validation settings; of the
     rest, the first ``data.val_fraction`` (of all samples) validate, or with ``data.folds`` the
     rest is cut into that many folds and fold ``data.fold`` validates. Data that comes with its
-    own validation set (``data.val``) is used as it is.
+    own validation set (``data.val``) is used as it is. Rows of ``.npy`` files are split row by
+    row by a hash of the seed (``NpyRows.split``), which needs no memory per row.
 
     Raises:
         DataError: If a split would be empty, or the data comes split and the config asks the
@@ -116,6 +118,9 @@ def split_data(data: Data, config: DataSection, *, seed: int) -> Splits:
     if data.val is not None:
         _check_presplit(data, config)
         return Splits(train=data.samples, val=data.val, test=data.test)
+    if isinstance(data.samples, NpyRows):
+        train, val = data.samples.split(config.val_fraction, seed=seed + _SPLIT_STREAM)
+        return Splits(train=train, val=val, test=data.test)
     total = dataset_length(data.samples)
     # A stream of its own: the task may have generated its samples from a generator of ``seed``.
     order = torch.randperm(total, generator=make_generator(seed + _SPLIT_STREAM))

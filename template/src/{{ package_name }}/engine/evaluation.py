@@ -57,22 +57,25 @@ def evaluate(
     each rank scores its share of the data and the sums are added up across ranks, so every rank
     returns the metrics of the whole dataset.
     """
-    loss = _SampleMean()
     metrics = task.metrics(sizes)
-    streaming: list[Metric] = [loss, *metrics.values()]
-    for metric in streaming:
+    for metric in metrics.values():
         metric.reset(device)
+    loss = _SampleMean()
+    loss.reset(device)
+    loss_sum, count = loss.state[0], 0  # a view: adding to it adds to the state
     was_training = model.training
     model.eval()
     with torch.inference_mode():
         for batch in batches:
             inputs, targets = task.split_batch(to_device(batch, device))
             outputs = task.forward(model, inputs)
-            loss.add_mean(task.loss(outputs, targets), count=len(targets))
+            loss_sum += task.loss(outputs, targets) * len(targets)
+            count += len(targets)
             for metric in metrics.values():
                 metric.update(outputs, targets)
     model.train(was_training)
-    _sum_over_ranks(streaming)
+    loss.state[1] = count
+    _sum_over_ranks([loss, *metrics.values()])
     values = {"loss": loss.compute()}
     for name, metric in metrics.items():
         value = metric.compute()
@@ -103,12 +106,7 @@ def save_artifacts(metrics: EvalMetrics, folder: Path, *, prefix: str) -> list[P
 
 
 class _SampleMean(Mean):
-    """The loss, weighted by the samples of each batch."""
-
-    def add_mean(self, mean: torch.Tensor, *, count: int) -> None:
-        """Add a batch whose mean is ``mean`` over ``count`` samples."""
-        self.state[0] += mean.detach().float() * count
-        self.state[1] += count
+    """The loss, weighted by the samples of each batch: ``evaluate`` adds to its state."""
 
 
 def _sum_over_ranks(metrics: list[Metric]) -> None:

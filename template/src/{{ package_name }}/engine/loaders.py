@@ -1,6 +1,7 @@
 """Batching: the resumable per-epoch sampler and the loaders built on it.
 
-Data held in memory (``TensorData``) is batched by gathering each batch in one step; any other
+Data held in memory (``TensorData``) is batched by gathering each batch in one step; rows of
+``.npy`` files (``NpyRows``) are read from disk a window at a time (``npy_rows.py``); any other
 map-style dataset goes through a ``DataLoader`` (with ``data.num_workers`` worker processes)
 over the same sampler. Either way an epoch's order depends on the seed and the epoch alone, so
 a resumed run continues mid-epoch exactly where it stopped, and each rank reads its own share.
@@ -15,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from .datasets import TensorData, dataset_length
+from .npy_rows import NpyBatches, NpyRows
 from .seed import make_generator, seed_worker
 
 if TYPE_CHECKING:
@@ -155,6 +157,8 @@ def eval_batches(
     pin_memory: bool = False,
 ) -> Batches:
     """Batches of ``dataset`` in order; of several ranks, this rank's share of it."""
+    if isinstance(dataset, NpyRows):
+        return NpyBatches(dataset, batch_size=config.batch_size, rank=rank, world_size=world_size)
     share = torch.arange(rank, dataset_length(dataset), world_size) if world_size > 1 else None
     if isinstance(dataset, TensorData):
         return TensorBatches(
@@ -171,6 +175,8 @@ def _batches(
         return TensorBatches(
             dataset, batch_size=config.batch_size, sampler=sampler, pin_memory=pin_memory
         )
+    if isinstance(dataset, NpyRows):  # on disk: windows of rows, never the whole set
+        return NpyBatches(dataset, batch_size=config.batch_size, sampler=sampler)
     return _loader(dataset, config, sampler=sampler, pin_memory=pin_memory)
 
 

@@ -1,11 +1,11 @@
 """The tensors a checkpoint keeps: the model's weights, the optimizer's state, the averages.
 
-Replicated runs (one process, or DDP) write them from rank zero: the weights as
-``model.safetensors``, the weight averages as ``ema.safetensors``, the optimizer state inside
-``state.pt``. Sharded runs (``distributed.strategy: fsdp``) write all three as one
-``torch.distributed.checkpoint`` folder, every rank its own shards, which any number of processes
-can read back. ``ModelState`` hides the difference from the training loop: every rank calls
-``save`` and ``load``.
+Replicated runs (one process, or DDP) write them from rank zero, on a background thread
+(``CheckpointWriter``): the weights as ``model.safetensors``, the weight averages as
+``ema.safetensors``, the optimizer state inside ``state.pt``. Sharded runs
+(``distributed.strategy: fsdp``) write all three as one ``torch.distributed.checkpoint`` folder,
+every rank its own shards, which any number of processes can read back. ``ModelState`` hides
+the difference from the training loop: every rank calls ``save``, ``wait`` and ``load``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import safetensors
 import safetensors.torch
 
 from .checkpoint import (
+    CheckpointWriter,
     commit_checkpoint,
     load_sharded,
     load_weights,
     prepare_staging,
-    save_checkpoint,
+    prune_checkpoints,
     save_sharded,
 )
 from .ema import EMA_FILE
@@ -50,8 +51,16 @@ class ModelState:
         average: WeightAverage | None,
         sharded: bool,
         ranks: Distributed,
+        directory: Path,
+        keep: int,
     ) -> None:
-        """Keep what to save; ``sharded`` picks the format (``distributed.strategy: fsdp``)."""
+        """Save into ``directory``, keeping its ``keep`` newest checkpoints (and the pointed).
+
+        ``sharded`` picks the format (``distributed.strategy: fsdp``).
+        """
+        self.directory = directory
+        self.keep = keep
+        self.writer = CheckpointWriter(directory, keep=keep)
         self.model = model
         self.optimizer = optimizer
         self.average = average
@@ -63,10 +72,12 @@ class ModelState:
         """``sharded`` or ``replicated``, as checkpoints record it."""
         return "sharded" if self.sharded else "replicated"
 
-    def save(self, directory: Path, *, step: int, state: dict[str, Any]) -> Path | None:
-        """Write the checkpoint of ``step`` with the training ``state`` (rank zero's is used).
+    def save(self, *, step: int, state: dict[str, Any], best: bool) -> Path | None:
+        """Save the checkpoint of ``step`` with the training ``state`` (rank zero's is used).
 
         Every rank calls this; rank zero returns the checkpoint's folder, the others ``None``.
+        A replicated checkpoint is copied here and written in the background (``wait`` waits
+        for it); a sharded one is on disk when this returns. ``best`` points ``best`` at it.
         """
         state = {**state, "format": self.format}
         if not self.sharded:
@@ -74,15 +85,21 @@ class ModelState:
                 return None
             extra = {EMA_FILE: self.average.state_dict()} if self.average else {}
             state["optimizer"] = self.optimizer.state_dict()
-            return save_checkpoint(
-                directory, model=self.model, state=state, step=step, extra_tensors=extra
+            return self.writer.save(
+                self.model, state=state, step=step, best=best, extra_tensors=extra
             )
-        staging = prepare_staging(directory, step=step) if self.ranks.is_main else None
+        staging = prepare_staging(self.directory, step=step) if self.ranks.is_main else None
         staging = self.ranks.broadcast_object(staging)  # every rank writes into the same folder
         save_sharded(staging, self._tensors(), distributed=self.ranks.enabled)
         if not self.ranks.is_main:
             return None
-        return commit_checkpoint(staging, state={**state, "optimizer": None})
+        final = commit_checkpoint(staging, state={**state, "optimizer": None}, best=best)
+        prune_checkpoints(self.directory, keep=self.keep)
+        return final
+
+    def wait(self) -> None:
+        """Wait until every checkpoint saved so far is on disk; raise the error a save raised."""
+        self.writer.wait()
 
     def load(self, checkpoint: Checkpoint) -> None:
         """Load the model, optimizer and averages saved in ``checkpoint`` (every rank calls this).
