@@ -1,17 +1,23 @@
 """Checkpoints: safetensors weights plus training state, written atomically.
 
 A checkpoint is a folder ``step-00000120/`` holding ``model.safetensors`` (the weights, loadable
-without running any code) and ``state.pt`` (optimizer, step, config, RNG states; loaded with
-``weights_only=True`` only). It is written into a hidden staging folder, flushed to disk, then
-renamed into place, so a crash mid-save never damages an earlier checkpoint. The small pointer
-files ``last`` and ``best`` name the newest and the best checkpoint and are replaced atomically.
+without running any code) and ``state.pt`` (optimizer, step, config, RNG states, and the SHA-256
+of the weights, checked whenever they are loaded; loaded with ``weights_only=True`` only). It is
+written into a hidden staging folder, flushed to disk, then renamed into place, so a crash or a
+full disk mid-save never damages an earlier checkpoint, and an existing checkpoint is never
+overwritten. The small pointer files ``last`` and ``best`` name the newest and the best
+checkpoint and are replaced atomically. A write that fails raises ``StorageError``, which says
+when the disk is full.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import pickle
+import re
 import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,7 +26,12 @@ import safetensors
 import safetensors.torch
 import torch
 
-from .exceptions import CheckpointInvalidError, CheckpointNotFoundError
+from .exceptions import (
+    CheckpointError,
+    CheckpointInvalidError,
+    CheckpointNotFoundError,
+    StorageError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -34,6 +45,7 @@ __all__ = [
     "STATE_FILE",
     "Checkpoint",
     "atomic_write_text",
+    "file_sha256",
     "find_last_checkpoint",
     "fsync_folder",
     "fsync_path",
@@ -43,12 +55,15 @@ __all__ = [
     "resolve_checkpoint",
     "save_checkpoint",
     "set_pointer",
+    "write_error",
 ]
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "state.pt"
 REQUIRED_STATE_KEYS = frozenset({"format_version", "step", "epoch", "config", "optimizer"})
 FORMAT_VERSION = 1
+# Free bytes below which a failed write is put down to a full disk (see ``write_error``).
+_NEARLY_FULL_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -77,19 +92,31 @@ def save_checkpoint(
 
     Returns:
         The folder of the new checkpoint.
+
+    Raises:
+        CheckpointError: If a checkpoint of ``step`` exists already: it is never overwritten.
+        StorageError: If the checkpoint cannot be written (the earlier ones stay intact).
     """
-    directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"step-{step:08d}"
-    for leftover in directory.glob(".step-*.tmp"):  # from a crash during an earlier save
-        shutil.rmtree(leftover, ignore_errors=True)
+    if final.exists():
+        raise CheckpointError(
+            f"checkpoint {str(final)!r} exists already; a checkpoint is never overwritten"
+        )
     staging = directory / f".{final.name}.tmp"
-    staging.mkdir()
-    safetensors.torch.save_model(model, str(staging / MODEL_FILE))
-    torch.save({"format_version": FORMAT_VERSION, **state}, staging / STATE_FILE)
-    fsync_folder(staging)
-    if final.exists():  # saving the same step again replaces the old copy
-        shutil.rmtree(final)
-    staging.rename(final)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for leftover in directory.glob(".step-*.tmp"):  # from a crash during an earlier save
+            shutil.rmtree(leftover, ignore_errors=True)
+        staging.mkdir()
+        safetensors.torch.save_model(model, str(staging / MODEL_FILE))
+        digest = file_sha256(staging / MODEL_FILE)  # read back from the page cache: cheap
+        payload = {"format_version": FORMAT_VERSION, **state, "weights_sha256": digest}
+        torch.save(payload, staging / STATE_FILE)
+        fsync_folder(staging)
+        staging.rename(final)
+    except (OSError, RuntimeError, safetensors.SafetensorError) as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(final, err, what="checkpoint") from err
     fsync_path(directory)
     set_pointer(directory, "last", final)
     return final
@@ -151,11 +178,15 @@ def load_checkpoint(path: Path) -> Checkpoint:
     folder = resolve_checkpoint(path)
     state_file = folder / STATE_FILE
     if not state_file.is_file():
-        raise CheckpointNotFoundError(f"checkpoint {str(folder)!r} has no {STATE_FILE}")
+        raise CheckpointNotFoundError(
+            f"{str(folder)!r} holds model weights but has no {STATE_FILE}: it is neither a "
+            f"complete training checkpoint (weights and {STATE_FILE}) nor a model package "
+            "(weights and contract.json, written by export)"
+        )
     try:
         state = torch.load(state_file, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError) as err:
-        raise CheckpointInvalidError(f"cannot read {str(state_file)!r}: {err}") from err
+        raise CheckpointInvalidError(_unreadable(state_file, err)) from err
     if not isinstance(state, dict):
         raise CheckpointInvalidError(f"{str(state_file)!r} does not hold a state dictionary")
     missing = REQUIRED_STATE_KEYS - state.keys()
@@ -167,13 +198,23 @@ def load_checkpoint(path: Path) -> Checkpoint:
 def load_weights(model: nn.Module, checkpoint: Checkpoint, *, device: torch.device) -> None:
     """Load a checkpoint's safetensors weights into ``model`` in place.
 
+    The weights are checked against the SHA-256 their checkpoint recorded when it was saved
+    (checkpoints written before the template recorded it are loaded unchecked).
+
     Raises:
         CheckpointNotFoundError: If the weights file is missing.
-        CheckpointInvalidError: If it is corrupt or its tensors do not fit ``model``.
+        CheckpointInvalidError: If it is corrupt, changed since it was saved, or its tensors do
+            not fit ``model``.
     """
     weights = checkpoint.weights_path
     if not weights.is_file():
         raise CheckpointNotFoundError(f"checkpoint {str(checkpoint.path)!r} has no {MODEL_FILE}")
+    expected = checkpoint.state.get("weights_sha256")
+    if expected is not None and file_sha256(weights) != expected:
+        raise CheckpointInvalidError(
+            f"{str(weights)!r} does not match the SHA-256 its checkpoint recorded when it was "
+            "saved: the weights were changed or damaged since"
+        )
     try:
         safetensors.torch.load_model(model, str(weights), strict=True, device=str(device))
     except (safetensors.SafetensorError, RuntimeError, OSError, ValueError) as err:
@@ -181,15 +222,85 @@ def load_weights(model: nn.Module, checkpoint: Checkpoint, *, device: torch.devi
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new content, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``text`` to ``path`` so that readers see the old or the new content, never a mix.
+
+    Raises:
+        StorageError: If the file cannot be written; ``path`` keeps its old content.
+    """
     temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    temporary.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with temporary.open("w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise write_error(path, err) from err
     fsync_path(path.parent)
+
+
+def write_error(path: Path, err: BaseException, *, what: str = "") -> StorageError:
+    """The error to raise when writing ``path`` failed with ``err``, in the user's terms.
+
+    A full disk is named as such (``no space left on device``), however the library that
+    wrote reported it; any other failure gives its reason.
+
+    Args:
+        path: The file or folder that could not be written.
+        err: What the writing raised.
+        what: What ``path`` is, such as ``checkpoint``, to begin the message with.
+    """
+    if _is_disk_full(path, err):
+        reason = "no space left on device"
+    elif isinstance(err, OSError) and err.strerror:
+        reason = err.strerror
+    else:
+        lines = str(err).strip().splitlines()
+        reason = lines[0] if lines else type(err).__name__
+    kind = f"{what} " if what else ""
+    return StorageError(f"cannot write {kind}{str(path)!r}: {reason}")
+
+
+def _is_disk_full(path: Path, err: BaseException) -> bool:
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return True
+    if "No space left on device" in str(err):  # safetensors wraps the OS error in its own
+        return True
+    # torch's writer reports a short write ("unexpected pos") without the OS error: ask the disk.
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free < _NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as 64 hexadecimal digits, read in one streaming pass."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _unreadable(state_file: Path, err: BaseException) -> str:
+    """Why a state file did not load, in the user's terms (torch's message is about pickles)."""
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+    if found:
+        return (
+            f"cannot read {str(state_file)!r}: it holds a Python object of {found[1]}, which "
+            "only runs as code; checkpoint state holds tensors and plain values, so it is "
+            "refused without running it"
+        )
+    return (
+        f"cannot read {str(state_file)!r}: the file is damaged, truncated or not a checkpoint's "
+        "training state"
+    )
 
 
 def _follow(pointer: Path) -> Path:
@@ -219,9 +330,16 @@ def fsync_folder(folder: Path) -> None:
 
 
 def fsync_path(path: Path) -> None:
-    """Flush a file or folder to disk (folders: so that a rename inside it is durable)."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if path.is_dir() else os.O_RDONLY
-    with contextlib.suppress(OSError):  # some file systems cannot fsync folders
+    """Flush a file or folder to disk (folders: so that a rename inside it is durable).
+
+    Raises:
+        OSError: If a file cannot be flushed, such as when the disk filled up before its data
+            reached it. Folders that cannot be flushed are passed over: some file systems
+            cannot fsync folders.
+    """
+    is_folder = path.is_dir()
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if is_folder else os.O_RDONLY
+    with contextlib.suppress(OSError) if is_folder else contextlib.nullcontext():
         descriptor = os.open(path, flags)
         try:
             os.fsync(descriptor)
