@@ -1,7 +1,10 @@
-"""Graceful stops: SIGINT (Ctrl-C) and SIGTERM let the current step finish, then training saves.
+"""Graceful stops: SIGINT (Ctrl-C), SIGTERM and SIGHUP finish the current step, then training saves.
 
-Cluster schedulers send SIGTERM before they kill a job; the training loop checks ``requested``
-after every optimizer step, saves a resumable checkpoint and returns.
+Cluster schedulers send SIGTERM before they kill a job, to every process of the job; a closed
+terminal or a dropped ssh connection sends SIGHUP. The training loop checks ``requested`` after
+every optimizer step, saves a resumable checkpoint and returns. DataLoader worker processes
+ignore these signals (``ignore_stop_signals``): the stop is their parent's to handle, and a
+worker that died of it would fail the step the parent is finishing.
 """
 
 from __future__ import annotations
@@ -14,18 +17,28 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from types import FrameType, TracebackType
 
-__all__ = ["StopSignal"]
+__all__ = ["STOP_SIGNALS", "StopSignal", "ignore_stop_signals"]
 
 logger = logging.getLogger(__name__)
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP does not exist on Windows.
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def ignore_stop_signals() -> None:
+    """Ignore every stop signal in this process (a DataLoader worker: see the module doc)."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 class StopSignal:
-    """Context manager that turns SIGINT and SIGTERM into a flag instead of an exception.
+    """Context manager that turns SIGINT, SIGTERM and SIGHUP into a flag instead of an exception.
 
     A second signal while the first is being handled stops the process at once, the way that
-    signal does by default, so pressing Ctrl-C twice still stops a process that hangs.
+    signal does by default, so pressing Ctrl-C twice still stops a process that hangs. A SIGHUP
+    that is ignored already (a process started with ``nohup``) stays ignored.
     """
 
     def __init__(self, *, repeat_stops_now: bool = True) -> None:
@@ -48,7 +61,9 @@ class StopSignal:
     def __enter__(self) -> StopSignal:
         """Install the handlers (only possible in the main thread; elsewhere a no-op)."""
         if threading.current_thread() is threading.main_thread():
-            for signum in _SIGNALS:
+            for signum in STOP_SIGNALS:
+                if signum.name == "SIGHUP" and signal.getsignal(signum) == signal.SIG_IGN:
+                    continue  # nohup: the user asked to outlive the terminal
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
