@@ -36,6 +36,8 @@ from .exceptions import (
     PackageNotFoundError,
     ProjectError,
     RetryableError,
+    RunInUseError,
+    StorageError,
     TrainingError,
 )
 
@@ -56,6 +58,8 @@ __all__ = [
     "PackageNotFoundError",
     "ProjectError",
     "RetryableError",
+    "RunInUseError",
+    "StorageError",
     "TrainingError",
     "load_config",
 ]

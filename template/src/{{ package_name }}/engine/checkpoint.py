@@ -1,14 +1,16 @@
 """Checkpoints: safetensors weights plus training state, written atomically.
 
 A checkpoint is a folder ``step-00000120/`` holding ``model.safetensors`` (the weights, loadable
-without running any code) and ``state.pt`` (optimizer, step, config, RNG states; loaded with
-``weights_only=True`` only). Sharded training (``distributed.strategy: fsdp``) writes the
-weights and the optimizer state as a ``torch.distributed.checkpoint`` folder, ``sharded/``, each
-rank its own shards, in place of ``model.safetensors``; such a checkpoint loads into any number
-of processes, one included. Either way the checkpoint is written into a hidden staging folder,
-flushed to disk, then renamed into place, so a crash mid-save never damages an earlier
-checkpoint. The small pointer files ``last`` and ``best`` name the newest and the best
-checkpoint and are replaced atomically, only once the folder they name is on disk.
+without running any code) and ``state.pt`` (optimizer, step, config, RNG states, and the SHA-256
+of the weights, checked whenever they are loaded; loaded with ``weights_only=True`` only).
+Sharded training (``distributed.strategy: fsdp``) writes the weights and the optimizer state as
+a ``torch.distributed.checkpoint`` folder, ``sharded/``, each rank its own shards, in place of
+``model.safetensors``; such a checkpoint loads into any number of processes, one included.
+Either way the checkpoint is written into a hidden staging folder, flushed to disk, then renamed
+into place, so a crash or a full disk mid-save never damages an earlier checkpoint, and an
+existing checkpoint is never overwritten. The small pointer files ``last`` and ``best`` name the
+newest and the best checkpoint and are replaced atomically, only once the folder they name is on
+disk. A write that fails raises ``StorageError``, which says when the disk is full.
 
 ``CheckpointWriter`` saves replicated checkpoints on a background thread: it copies the weights
 and state at once, and training goes on while the copy is written, flushed and pointed to.
@@ -17,8 +19,11 @@ and state at once, and training goes on while the copy is written, flushed and p
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import pickle
+import re
 import shutil
 import threading
 import warnings
@@ -30,7 +35,12 @@ import safetensors
 import safetensors.torch
 import torch
 
-from .exceptions import CheckpointInvalidError, CheckpointNotFoundError
+from .exceptions import (
+    CheckpointError,
+    CheckpointInvalidError,
+    CheckpointNotFoundError,
+    StorageError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -47,6 +57,7 @@ __all__ = [
     "CheckpointWriter",
     "atomic_write_text",
     "commit_checkpoint",
+    "file_sha256",
     "find_last_checkpoint",
     "fsync_folder",
     "fsync_path",
@@ -60,6 +71,7 @@ __all__ = [
     "save_sharded",
     "set_pointer",
     "set_pointers",
+    "write_error",
 ]
 
 MODEL_FILE = "model.safetensors"
@@ -67,6 +79,8 @@ SHARDED_DIR = "sharded"
 STATE_FILE = "state.pt"
 REQUIRED_STATE_KEYS = frozenset({"format_version", "step", "epoch", "config", "optimizer"})
 FORMAT_VERSION = 1
+# Free bytes below which a failed write is put down to a full disk (see ``write_error``).
+_NEARLY_FULL_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -108,21 +122,43 @@ def save_checkpoint(
 
     Returns:
         The folder of the new checkpoint.
+
+    Raises:
+        CheckpointError: If a checkpoint of ``step`` exists already: it is never overwritten.
+        StorageError: If the checkpoint cannot be written (the earlier ones stay intact).
     """
     staging = prepare_staging(directory, step=step)
-    safetensors.torch.save_model(model, str(staging / MODEL_FILE))
-    for name, tensors in (extra_tensors or {}).items():
-        safetensors.torch.save_file(tensors, str(staging / name))
-    return commit_checkpoint(staging, state=state, best=best)
+    try:
+        safetensors.torch.save_model(model, str(staging / MODEL_FILE))
+        for name, tensors in (extra_tensors or {}).items():
+            safetensors.torch.save_file(tensors, str(staging / name))
+        digest = file_sha256(staging / MODEL_FILE)  # read back from the page cache: cheap
+    except (OSError, RuntimeError, safetensors.SafetensorError) as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(_final(staging), err, what="checkpoint") from err
+    return commit_checkpoint(staging, state={**state, "weights_sha256": digest}, best=best)
 
 
 def prepare_staging(directory: Path, *, step: int) -> Path:
-    """Create the empty staging folder of the checkpoint of ``step``, clearing crashed saves."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for leftover in directory.glob(".step-*.tmp"):  # from a crash during an earlier save
-        shutil.rmtree(leftover, ignore_errors=True)
-    staging = directory / f".step-{step:08d}.tmp"
-    staging.mkdir()
+    """Create the empty staging folder of the checkpoint of ``step``, clearing crashed saves.
+
+    Raises:
+        CheckpointError: If a checkpoint of ``step`` exists already: it is never overwritten.
+        StorageError: If the folder cannot be created.
+    """
+    final = directory / f"step-{step:08d}"
+    if final.exists():
+        raise CheckpointError(
+            f"checkpoint {str(final)!r} exists already; a checkpoint is never overwritten"
+        )
+    staging = directory / f".{final.name}.tmp"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for leftover in directory.glob(".step-*.tmp"):  # from a crash during an earlier save
+            shutil.rmtree(leftover, ignore_errors=True)
+        staging.mkdir()
+    except OSError as err:
+        raise write_error(final, err, what="checkpoint") from err
     return staging
 
 
@@ -130,13 +166,18 @@ def commit_checkpoint(staging: Path, *, state: Mapping[str, Any], best: bool = F
     """Write the state into ``staging``, flush everything, rename it into place, point at it.
 
     ``last`` then names the new checkpoint, and ``best`` too when ``best`` is set.
+
+    Raises:
+        StorageError: If a file cannot be written; the staging folder is removed.
     """
-    torch.save({"format_version": FORMAT_VERSION, **state}, staging / STATE_FILE)
-    fsync_folder(staging)  # the files and their names reach the disk before the folder's new name
-    final = staging.with_name(staging.name.removeprefix(".").removesuffix(".tmp"))
-    if final.exists():  # saving the same step again replaces the old copy
-        shutil.rmtree(final)
-    staging.rename(final)
+    final = _final(staging)
+    try:
+        torch.save({"format_version": FORMAT_VERSION, **state}, staging / STATE_FILE)
+        fsync_folder(staging)  # the files and their names reach the disk before the new name
+        staging.rename(final)
+    except (OSError, RuntimeError) as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(final, err, what="checkpoint") from err
     fsync_path(final.parent)  # the new name reaches the disk before a pointer names it
     set_pointers(final.parent, dict.fromkeys(("last", "best") if best else ("last",), final))
     return final
@@ -347,10 +388,15 @@ def set_pointers(directory: Path, targets: Mapping[str, Path]) -> None:
 
     Each pointer is replaced whole; the folder is flushed once for all of them.
     """
-    temporaries = {}
+    temporaries: dict[str, Path] = {}
     for name, checkpoint in targets.items():
         temporaries[name] = directory / f".{name}.tmp"
-        _write_flushed(temporaries[name], checkpoint.name + "\n")
+        try:
+            _write_flushed(temporaries[name], checkpoint.name + "\n")
+        except OSError as err:
+            for temporary in temporaries.values():
+                temporary.unlink(missing_ok=True)
+            raise write_error(directory / name, err, what="pointer") from err
     for name, temporary in temporaries.items():
         temporary.replace(directory / name)
     fsync_path(directory)
@@ -385,11 +431,15 @@ def load_checkpoint(path: Path) -> Checkpoint:
     folder = resolve_checkpoint(path)
     state_file = folder / STATE_FILE
     if not state_file.is_file():
-        raise CheckpointNotFoundError(f"checkpoint {str(folder)!r} has no {STATE_FILE}")
+        raise CheckpointNotFoundError(
+            f"{str(folder)!r} holds model weights but has no {STATE_FILE}: it is neither a "
+            f"complete training checkpoint (weights and {STATE_FILE}) nor a model package "
+            "(weights and contract.json, written by export)"
+        )
     try:
         state = torch.load(state_file, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError) as err:
-        raise CheckpointInvalidError(f"cannot read {str(state_file)!r}: {err}") from err
+        raise CheckpointInvalidError(_unreadable(state_file, err)) from err
     if not isinstance(state, dict):
         raise CheckpointInvalidError(f"{str(state_file)!r} does not hold a state dictionary")
     missing = REQUIRED_STATE_KEYS - state.keys()
@@ -401,11 +451,14 @@ def load_checkpoint(path: Path) -> Checkpoint:
 def load_weights(model: nn.Module, checkpoint: Checkpoint, *, device: torch.device) -> None:
     """Load a checkpoint's weights into ``model`` (one process, not sharded) in place.
 
-    The weights of a sharded checkpoint are gathered from every shard.
+    The weights of a sharded checkpoint are gathered from every shard. Those of a replicated
+    one are checked against the SHA-256 their checkpoint recorded when it was saved (checkpoints
+    written before the template recorded it are loaded unchecked).
 
     Raises:
         CheckpointNotFoundError: If the weights file is missing.
-        CheckpointInvalidError: If it is corrupt or its tensors do not fit ``model``.
+        CheckpointInvalidError: If it is corrupt, changed since it was saved, or its tensors do
+            not fit ``model``.
     """
     if checkpoint.is_sharded:
         tensors = {"model": model.state_dict()}  # the model's own tensors, filled in place
@@ -414,6 +467,12 @@ def load_weights(model: nn.Module, checkpoint: Checkpoint, *, device: torch.devi
     weights = checkpoint.weights_path
     if not weights.is_file():
         raise CheckpointNotFoundError(f"checkpoint {str(checkpoint.path)!r} has no {MODEL_FILE}")
+    expected = checkpoint.state.get("weights_sha256")
+    if expected is not None and file_sha256(weights) != expected:
+        raise CheckpointInvalidError(
+            f"{str(weights)!r} does not match the SHA-256 its checkpoint recorded when it was "
+            "saved: the weights were changed or damaged since"
+        )
     try:
         safetensors.torch.load_model(model, str(weights), strict=True, device=str(device))
     except (safetensors.SafetensorError, RuntimeError, OSError, ValueError) as err:
@@ -421,19 +480,94 @@ def load_weights(model: nn.Module, checkpoint: Checkpoint, *, device: torch.devi
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new content, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``text`` to ``path`` so that readers see the old or the new content, never a mix.
+
+    Raises:
+        StorageError: If the file cannot be written; ``path`` keeps its old content.
+    """
     temporary = path.with_name(f".{path.name}.tmp")
-    _write_flushed(temporary, text)
-    temporary.replace(path)
+    try:
+        _write_flushed(temporary, text)
+        temporary.replace(path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise write_error(path, err) from err
     fsync_path(path.parent)
 
 
 def _write_flushed(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as file:
         file.write(text)
         file.flush()
         os.fsync(file.fileno())
+
+
+def write_error(path: Path, err: BaseException, *, what: str = "") -> StorageError:
+    """The error to raise when writing ``path`` failed with ``err``, in the user's terms.
+
+    A full disk is named as such (``no space left on device``), however the library that
+    wrote reported it; any other failure gives its reason.
+
+    Args:
+        path: The file or folder that could not be written.
+        err: What the writing raised.
+        what: What ``path`` is, such as ``checkpoint``, to begin the message with.
+    """
+    if _is_disk_full(path, err):
+        reason = "no space left on device"
+    elif isinstance(err, OSError) and err.strerror:
+        reason = err.strerror
+    else:
+        lines = str(err).strip().splitlines()
+        reason = lines[0] if lines else type(err).__name__
+    kind = f"{what} " if what else ""
+    return StorageError(f"cannot write {kind}{str(path)!r}: {reason}")
+
+
+def _is_disk_full(path: Path, err: BaseException) -> bool:
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return True
+    if "No space left on device" in str(err):  # safetensors wraps the OS error in its own
+        return True
+    # torch's writer reports a short write ("unexpected pos") without the OS error: ask the disk.
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free < _NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as 64 hexadecimal digits, read in one streaming pass."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _unreadable(state_file: Path, err: BaseException) -> str:
+    """Why a state file did not load, in the user's terms (torch's message is about pickles)."""
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+    if found:
+        return (
+            f"cannot read {str(state_file)!r}: it holds a Python object of {found[1]}, which "
+            "only runs as code; checkpoint state holds tensors and plain values, so it is "
+            "refused without running it"
+        )
+    return (
+        f"cannot read {str(state_file)!r}: the file is damaged, truncated or not a checkpoint's "
+        "training state"
+    )
+
+
+def _final(staging: Path) -> Path:
+    """The folder a staging folder becomes: ``.step-00000120.tmp`` -> ``step-00000120``."""
+    return staging.with_name(staging.name.removeprefix(".").removesuffix(".tmp"))
 
 
 def _follow(pointer: Path) -> Path:
@@ -467,9 +601,16 @@ def fsync_folder(folder: Path) -> None:
 
 
 def fsync_path(path: Path) -> None:
-    """Flush a file or folder to disk (folders: so that a rename inside it is durable)."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if path.is_dir() else os.O_RDONLY
-    with contextlib.suppress(OSError):  # some file systems cannot fsync folders
+    """Flush a file or folder to disk (folders: so that a rename inside it is durable).
+
+    Raises:
+        OSError: If a file cannot be flushed, such as when the disk filled up before its data
+            reached it. Folders that cannot be flushed are passed over: some file systems
+            cannot fsync folders.
+    """
+    is_folder = path.is_dir()
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if is_folder else os.O_RDONLY
+    with contextlib.suppress(OSError) if is_folder else contextlib.nullcontext():
         descriptor = os.open(path, flags)
         try:
             os.fsync(descriptor)

@@ -12,6 +12,7 @@ with ``read_inputs``, checked against the model's input specs.
 
 from __future__ import annotations
 
+import zipfile
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from .task import TensorSpec
 
 __all__ = [
+    "MAX_CLASSES",
     "TABLE_SUFFIXES",
     "check_source",
     "class_indices",
@@ -39,6 +41,9 @@ __all__ = [
 
 TABLE_SUFFIXES = frozenset({".csv", ".parquet"})
 _SUFFIXES = (*sorted(TABLE_SUFFIXES), ".npz")
+
+
+MAX_CLASSES = 100_000  # labels imply this many classes at most (the model has one output each)
 
 
 def check_source(source: str, path: Path | None) -> None:
@@ -81,15 +86,41 @@ def read_labelled(path: Path, *, label_column: str) -> tuple[torch.Tensor, torch
     )
 
 
-def class_indices(labels: torch.Tensor, *, path: Path) -> torch.Tensor:
-    """Labels as class indices (int64).
+def class_indices(
+    labels: torch.Tensor, *, path: Path, max_classes: int = MAX_CLASSES
+) -> torch.Tensor:
+    """Labels as class indices (int64): whole numbers from 0, of at least two classes.
+
+    A classifier gets one output per class up to the largest label, so the largest label is
+    capped: a stray value such as 1e9 would otherwise ask for a model of a billion outputs.
+
+    Args:
+        labels: The label column or array, as read (any number type).
+        path: The data file, for the messages.
+        max_classes: The most classes the labels may imply (the largest label plus one).
 
     Raises:
-        DataError: If a label is not a whole number from 0 upwards.
+        DataError: If a label is not a whole number from 0 upwards, the largest label implies
+            more than ``max_classes`` classes, or every label is the same class.
     """
+    where = f"data file {str(path)!r}"
     if (labels != labels.round()).any() or (labels < 0).any():
-        raise DataError(f"data file {str(path)!r}: labels must be whole numbers from 0 upwards")
-    return labels.long()
+        raise DataError(f"{where}: labels must be whole numbers from 0 upwards")
+    largest = labels.max().item()
+    if largest + 1 > max_classes:
+        raise DataError(
+            f"{where}: the label {largest:.0f} would make {largest + 1:.0f} classes (labels run "
+            f"from 0 to the number of classes - 1), more than the {max_classes} allowed; "
+            "number the classes 0, 1, 2, ..."
+        )
+    indices = labels.long()
+    present = indices.unique()
+    if len(present) < 2:
+        raise DataError(
+            f"{where}: every label is {int(present[0])}, a single class; a classifier needs "
+            "samples of at least two classes to learn anything"
+        )
+    return indices
 
 
 def read_csv(
@@ -116,8 +147,17 @@ def read_arrays(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
         raise DataError(f"data file {str(path)!r} is not an .npz archive")
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise DataError(f"data file {str(path)!r} is not a readable .npz archive: {err}") from err
+    except (OSError, ValueError, EOFError) as err:
+        what = "pickled Python objects, which are never loaded" if "pickle" in str(err) else ""
+        raise DataError(
+            f"data file {str(path)!r} is not a readable .npz archive"
+            + (f": it holds {what}" if what else " (numpy.savez writes one)")
+        ) from err
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(
+            f"data file {str(path)!r} holds a single array (an .npy file), not an .npz archive "
+            f"of named arrays; save the arrays {list(names)} with numpy.savez"
+        )
     with archive:
         present = sorted(archive.files)
         missing = [name for name in names if name not in present]
@@ -125,7 +165,9 @@ def read_arrays(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
             raise DataError(
                 f"data file {str(path)!r} must hold arrays {list(names)}; it has {present}"
             )
-        arrays = {name: _numeric(archive[name], path=path, name=name) for name in names}
+        arrays = {
+            name: _numeric(_array(archive, name, path=path), path=path, name=name) for name in names
+        }
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise DataError(f"data file {str(path)!r}: the arrays differ in length: {lengths}")
@@ -176,6 +218,20 @@ def _suffix(path: Path) -> str:
     if suffix not in _SUFFIXES:
         raise DataError(f"data file {str(path)!r} is not a .csv, .parquet or .npz file")
     return suffix
+
+
+def _array(archive: np.lib.npyio.NpzFile, name: str, *, path: Path) -> np.ndarray:
+    """One array of an archive; an array of Python objects is refused, never unpickled."""
+    try:
+        array: np.ndarray = archive[name]
+    except ValueError as err:  # numpy refuses object arrays without allow_pickle
+        raise DataError(
+            f"data file {str(path)!r}: array {name!r} holds Python objects (pickled data), "
+            "which are never loaded; save it as an array of numbers"
+        ) from err
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"data file {str(path)!r}: array {name!r} cannot be read") from err
+    return array
 
 
 def _numeric(array: np.ndarray, *, path: Path, name: str) -> np.ndarray:

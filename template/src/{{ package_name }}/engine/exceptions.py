@@ -16,7 +16,9 @@ bug. The hierarchy::
     │   └── PackageInvalidError (ValueError)      tampered, incomplete or of an unknown schema
     ├── DeviceError (RuntimeError)        device asked for but not available
     ├── DistributedError (RuntimeError)   bad launch settings, or another rank died or stalled
+    ├── StorageError (OSError)            a file cannot be written: disk full, read-only, denied
     ├── TrainingError (RuntimeError)      training cannot go on (for example a non-finite loss)
+    │   └── RunInUseError                 another process is writing the same run folder
     └── RetryableError (RuntimeError)     transient: the same call may succeed later
         └── OutOfMemoryError              the device ran out of memory
 """
@@ -39,6 +41,8 @@ __all__ = [
     "PackageNotFoundError",
     "ProjectError",
     "RetryableError",
+    "RunInUseError",
+    "StorageError",
     "TrainingError",
 ]
 
@@ -95,8 +99,16 @@ class DistributedError(ProjectError, RuntimeError):
     """A distributed run cannot start, or lost contact with one of its processes."""
 
 
+class StorageError(ProjectError, OSError):
+    """A file or folder cannot be written: the disk is full, read-only, or access is denied."""
+
+
 class TrainingError(ProjectError, RuntimeError):
     """Training cannot continue."""
+
+
+class RunInUseError(TrainingError):
+    """Another process holds the lock of the run folder this one would write."""
 
 
 class RetryableError(ProjectError, RuntimeError):

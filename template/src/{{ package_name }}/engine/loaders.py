@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Sampler
 from .datasets import TensorData, dataset_length
 from .npy_rows import NpyBatches, NpyRows
 from .seed import make_generator, seed_worker
+from .signals import ignore_stop_signals
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -27,7 +28,14 @@ if TYPE_CHECKING:
     from .config import DataSection
     from .datasets import Splits
 
-__all__ = ["Batches", "EpochSampler", "TensorBatches", "build_loaders", "eval_batches"]
+__all__ = [
+    "Batches",
+    "EpochSampler",
+    "TensorBatches",
+    "build_loaders",
+    "eval_batches",
+    "start_worker",
+]
 
 
 class Batches(Protocol):
@@ -197,9 +205,19 @@ def _loader(
         generator=make_generator(0),
         num_workers=config.num_workers,
         pin_memory=pin_memory,
-        worker_init_fn=seed_worker if has_workers else None,
+        worker_init_fn=start_worker if has_workers else None,
         persistent_workers=has_workers,
     )
+
+
+def start_worker(worker_id: int) -> None:
+    """Prepare a DataLoader worker: seed it, and leave a stop signal to its parent.
+
+    A scheduler's SIGTERM reaches every process of the job; the parent finishes its step and
+    saves, which it could not do if the worker it reads from died of the signal first.
+    """
+    seed_worker(worker_id)
+    ignore_stop_signals()
 
 
 def _pinned(batch: Any) -> Any:

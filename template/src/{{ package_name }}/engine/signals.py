@@ -1,10 +1,13 @@
-"""Graceful stops: SIGINT (Ctrl-C), SIGTERM and SIGUSR1 let the current step finish, then save.
+"""Graceful stops: SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGUSR1 finish the current step, then save.
 
-Cluster schedulers send SIGTERM before they kill a job, and SLURM sends the signal its
-``--signal`` option names (SIGUSR1 in ``slurm/train.sbatch``) before a time limit or a
-preemption; the training loop checks ``requested`` after every optimizer step, saves a resumable
-checkpoint and returns. The command line then exits with 128 plus the signal's number, which
-tells a batch script that the run stopped to be resumed (and to requeue the job).
+Cluster schedulers send SIGTERM before they kill a job, to every process of the job, and SLURM
+sends the signal its ``--signal`` option names (SIGUSR1 in ``slurm/train.sbatch``) before a time
+limit or a preemption; a closed terminal or a dropped ssh connection sends SIGHUP. The training
+loop checks ``requested`` after every optimizer step, saves a resumable checkpoint and returns.
+The command line then exits with 128 plus the signal's number, which tells a batch script that
+the run stopped to be resumed (and to requeue the job). DataLoader worker processes ignore these
+signals (``ignore_stop_signals``): the stop is their parent's to handle, and a worker that died
+of it would fail the step the parent is finishing.
 """
 
 from __future__ import annotations
@@ -17,21 +20,30 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from types import FrameType, TracebackType
 
-__all__ = ["StopSignal"]
+__all__ = ["STOP_SIGNALS", "StopSignal", "ignore_stop_signals"]
 
 logger = logging.getLogger(__name__)
 
-# SIGUSR1 does not exist on Windows.
-_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1") if hasattr(signal, name)
+# SIGHUP and SIGUSR1 do not exist on Windows.
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1")
+    if hasattr(signal, name)
 )
+
+
+def ignore_stop_signals() -> None:
+    """Ignore every stop signal in this process (a DataLoader worker: see the module doc)."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 class StopSignal:
     """Context manager that turns the stop signals into a flag instead of an exception.
 
     A second signal while the first is being handled stops the process at once, the way that
-    signal does by default, so pressing Ctrl-C twice still stops a process that hangs.
+    signal does by default, so pressing Ctrl-C twice still stops a process that hangs. A SIGHUP
+    that is ignored already (a process started with ``nohup``) stays ignored.
     """
 
     def __init__(self, *, repeat_stops_now: bool = True) -> None:
@@ -54,7 +66,9 @@ class StopSignal:
     def __enter__(self) -> StopSignal:
         """Install the handlers (only possible in the main thread; elsewhere a no-op)."""
         if threading.current_thread() is threading.main_thread():
-            for signum in _SIGNALS:
+            for signum in STOP_SIGNALS:
+                if signum.name == "SIGHUP" and signal.getsignal(signum) == signal.SIG_IGN:
+                    continue  # nohup: the user asked to outlive the terminal
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 

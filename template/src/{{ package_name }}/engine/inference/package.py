@@ -10,6 +10,9 @@ and of the contract itself. With ``formats``, the package also holds the model a
 SHA-256 under ``exports`` (see ``portable.py``). ``load_package`` checks all of it and refuses a
 package that is incomplete, tampered with or of a schema this code does not know; a package of an
 older schema is upgraded as it is read.
+
+Exporting never deletes a file it did not write: a folder that holds anything besides a model
+package is refused, unless ``force`` asks to replace only the package's own files there.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import json
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import safetensors.torch
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..checkpoint import fsync_folder, fsync_path
+from ..checkpoint import file_sha256, fsync_folder, fsync_path, write_error
 from ..exceptions import PackageError, PackageInvalidError, PackageNotFoundError
 from ..provenance import DISTRIBUTION, project_version, template_version
 from ..runs import git_state
@@ -35,13 +39,13 @@ from .portable import FILE_NAMES, write_portable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from pathlib import Path
 
     from .loading import LoadedModel
     from .portable import Format
 
 __all__ = [
     "CONTRACT_FILE",
+    "PACKAGE_FILES",
     "SCHEMA_VERSION",
     "WEIGHTS_FILE",
     "Contract",
@@ -55,6 +59,9 @@ __all__ = [
 
 CONTRACT_FILE = "contract.json"
 WEIGHTS_FILE = "model.safetensors"
+# The files a package may hold, in the order they are replaced: the contract, which names and
+# checks the others, last.
+PACKAGE_FILES = (WEIGHTS_FILE, *FILE_NAMES.values(), CONTRACT_FILE)
 SCHEMA_VERSION = 4
 _SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
@@ -122,20 +129,25 @@ def export_package(
     version: str | None = None,
     labels: Sequence[str] | None = None,
     formats: Sequence[Format] = (),
+    force: bool = False,
 ) -> ModelPackage:
     """Write the model of ``checkpoint`` as a model package in the folder ``output``.
 
-    The package is written into a staging folder, flushed to disk and renamed into place, so a
-    crash never leaves a half-written package at ``output``. An existing package is replaced.
+    The package is written into a staging folder beside ``output`` and flushed to disk before it
+    replaces anything, so a crash or a full disk never leaves a half-written package, and an
+    earlier package stays as it was. An earlier package is replaced; files that are not the
+    package's own are never deleted.
 
     Args:
         checkpoint: Checkpoint, checkpoints or run folder, or a ``last``/``best`` pointer.
-        output: Folder to write; it must not exist, be empty, or hold a model package.
+        output: Folder to write; it must not exist, be empty, or hold only a model package.
         name: Model name recorded in the contract.
         version: Model version recorded in the contract; by default the project's version.
         labels: Names of the task's classes or outputs, in order (see ``Task.output_spec``).
         formats: Portable formats to add beside the safetensors weights (``torch-export``,
             ``onnx``), each checked against the model's outputs as it is written.
+        force: Write into a folder that holds other files too, replacing only the package's own
+            files (``PACKAGE_FILES``) and keeping the others.
 
     Returns:
         The package as ``load_package`` reads it back.
@@ -143,29 +155,35 @@ def export_package(
     Raises:
         CheckpointNotFoundError: If there is no checkpoint at ``checkpoint``.
         CheckpointInvalidError: If the checkpoint is corrupt.
-        PackageError: If ``output`` holds something other than a model package, or ``labels``
-            does not fit the task's outputs.
+        PackageError: If ``output`` is a file, lies under a file, or holds other files and
+            ``force`` is not given, or ``labels`` does not fit the task's outputs.
+        StorageError: If the package cannot be written, such as on a full disk.
     """
     loaded = load_model(checkpoint, device=torch.device("cpu"))
-    _check_replaceable(output)
+    output, keeps_others = _checked_output(output, force=force)
     staging = output.with_name(f".{output.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)  # from a crash during an earlier export
-    staging.mkdir(parents=True)
-    safetensors.torch.save_model(loaded.model, str(staging / WEIGHTS_FILE))
-    exports = _write_exports(loaded, formats, staging=staging, labels=labels)
-    contract = describe_model(
-        loaded,
-        name=name,
-        version=version or project_version(),
-        labels=labels,
-        weights_sha256=file_sha256(staging / WEIGHTS_FILE),
-        git_commit=git_state()["commit"],
-        exports=exports,
-    )
-    text = json.dumps(contract.model_dump(mode="json"), indent=2) + "\n"
-    (staging / CONTRACT_FILE).write_text(text, encoding="utf-8")
-    fsync_folder(staging)
-    _move_into_place(staging, output)
+    try:
+        shutil.rmtree(staging, ignore_errors=True)  # from a crash during an earlier export
+        staging.mkdir(parents=True)
+        safetensors.torch.save_model(loaded.model, str(staging / WEIGHTS_FILE))
+        exports = _write_exports(loaded, formats, staging=staging, labels=labels)
+        contract = describe_model(
+            loaded,
+            name=name,
+            version=version or project_version(),
+            labels=labels,
+            weights_sha256=file_sha256(staging / WEIGHTS_FILE),
+            git_commit=git_state()["commit"],
+            exports=exports,
+        )
+        text = json.dumps(contract.model_dump(mode="json"), indent=2) + "\n"
+        (staging / CONTRACT_FILE).write_text(text, encoding="utf-8")
+        fsync_folder(staging)
+        _move_into_place(staging, output, in_place=keeps_others)
+    except (OSError, RuntimeError, safetensors.SafetensorError) as err:
+        raise write_error(output, err, what="model package") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return load_package(output)
 
 
@@ -373,32 +391,61 @@ def _validated(raw: dict[str, Any], *, where: Path) -> Contract:
         raise PackageInvalidError(f"{str(where)!r} is not a valid contract: {problems}") from err
 
 
-def _move_into_place(staging: Path, output: Path) -> None:
-    """Rename ``staging`` to ``output``; an earlier ``output`` is moved aside, then deleted."""
-    if output.exists():
+def _checked_output(output: Path, *, force: bool) -> tuple[Path, bool]:
+    """``output`` as an absolute path, and whether it holds files to keep beside the package.
+
+    Raises:
+        PackageError: If ``output`` cannot hold a package, or holds other files without
+            ``force``.
+    """
+    output = output.resolve()  # "." and ".." name no folder to stage beside
+    if output == Path(output.anchor):
+        raise PackageError(f"cannot write a model package to {str(output)!r}: choose a folder")
+    above = output
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir():
+        raise PackageError(
+            f"cannot write a model package to {str(output)!r}: {str(above)!r} is a file, "
+            "not a folder"
+        )
+    if above != output:
+        return output, False
+    others = sorted(path.name for path in output.iterdir() if path.name not in PACKAGE_FILES)
+    if others and not force:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise PackageError(
+            f"{str(output)!r} holds files that are not a model package's ({shown}): choose a new "
+            "or empty folder, or pass --force to replace only the package's own files there"
+        )
+    # Folders that hold other files, or the working directory, are never swapped out.
+    return output, bool(others) or Path.cwd().resolve().is_relative_to(output)
+
+
+def _move_into_place(staging: Path, output: Path, *, in_place: bool) -> None:
+    """Make the package in ``staging`` the one at ``output``.
+
+    A new folder is renamed into place. An existing one is swapped for the staging folder
+    (moved aside, then deleted) or, with ``in_place``, has its package files replaced one by
+    one, weights first: a crash between the two leaves a package that fails its checksum and is
+    refused, never a wrong model.
+    """
+    if not output.exists():
+        staging.rename(output)
+    elif in_place:
+        for name in PACKAGE_FILES:  # an export the new package lacks is the old package's
+            if (staging / name).exists():
+                (staging / name).replace(output / name)
+            elif name != WEIGHTS_FILE:
+                (output / name).unlink(missing_ok=True)
+    else:
         retired = output.with_name(f".{output.name}.old")
         shutil.rmtree(retired, ignore_errors=True)
         output.rename(retired)
-        staging.rename(output)
+        try:
+            staging.rename(output)
+        except OSError:
+            retired.rename(output)
+            raise
         shutil.rmtree(retired)
-    else:
-        staging.rename(output)
     fsync_path(output.parent)
-
-
-def _check_replaceable(output: Path) -> None:
-    if output.is_file() or (
-        output.is_dir() and any(output.iterdir()) and not (output / CONTRACT_FILE).is_file()
-    ):
-        raise PackageError(
-            f"{str(output)!r} exists and is not a model package: choose a new or empty folder"
-        )
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, as 64 hexadecimal digits."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
