@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import distributed as dist
 
+from .checkpoint import write_error
 from .device import to_device
 from .exceptions import TrainingError
 from .metrics import Mean
@@ -96,13 +97,19 @@ def save_artifacts(metrics: EvalMetrics, folder: Path, *, prefix: str) -> list[P
 
     Returns:
         The files written, none if no metric writes any.
+
+    Raises:
+        StorageError: If ``folder`` is a file, lies under one, or cannot be written.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    return [
-        path
-        for metric in metrics.metrics.values()
-        for path in metric.save_artifacts(folder, prefix=prefix)
-    ]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return [
+            path
+            for metric in metrics.metrics.values()
+            for path in metric.save_artifacts(folder, prefix=prefix)
+        ]
+    except OSError as err:
+        raise write_error(folder, err, what="folder") from err
 
 
 class _SampleMean(Mean):

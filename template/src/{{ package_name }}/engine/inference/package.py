@@ -433,11 +433,9 @@ def _move_into_place(staging: Path, output: Path, *, in_place: bool) -> None:
     if not output.exists():
         staging.rename(output)
     elif in_place:
-        for name in PACKAGE_FILES:  # an export the new package lacks is the old package's
+        for name in PACKAGE_FILES:  # an export the new package lacks stays; its contract omits it
             if (staging / name).exists():
                 (staging / name).replace(output / name)
-            elif name != WEIGHTS_FILE:
-                (output / name).unlink(missing_ok=True)
     else:
         retired = output.with_name(f".{output.name}.old")
         shutil.rmtree(retired, ignore_errors=True)
