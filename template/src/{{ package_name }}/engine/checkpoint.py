@@ -235,6 +235,12 @@ class CheckpointWriter:
     killed at any moment leaves ``last`` naming a whole checkpoint. At most ``max_pending``
     copies wait (each as large as the weights and optimizer state); ``save`` waits for room.
     ``wait`` waits until every copy is saved; both raise the error a save raised.
+
+    A copy saved with ``hold=True`` stays in memory instead (counted among the waiting ones), one
+    at a time: a newer held copy replaces it, and a newer best copy replaces a held best one.
+    Otherwise the next copy saved without ``hold``, or ``wait``, queues it first. The training
+    loop holds a checkpoint that it wants (its epoch improved the monitored metric) but that
+    comes too soon after the last one written (``train.checkpoint_min_interval``).
     """
 
     def __init__(self, directory: Path, *, keep: int, max_pending: int = 2) -> None:
@@ -243,6 +249,7 @@ class CheckpointWriter:
         self.keep = keep
         self.max_pending = max_pending
         self._pending: deque[_Job] = deque()
+        self._held: _Job | None = None
         self._changed = threading.Condition()
         self._running = False
         self._error: BaseException | None = None
@@ -255,10 +262,18 @@ class CheckpointWriter:
         step: int,
         best: bool,
         extra_tensors: Mapping[str, dict[str, torch.Tensor]] | None = None,
+        hold: bool = False,
     ) -> Path:
-        """Copy the weights, ``state`` and ``extra_tensors``, queue them; return the new folder."""
+        """Copy the weights, ``state`` and ``extra_tensors``, queue them; return the new folder.
+
+        With ``hold`` the copy waits in memory for the next save without ``hold`` (or ``wait``).
+        """
         with self._changed:
-            self._changed.wait_for(lambda: len(self._pending) < self.max_pending)
+            if best and self._held is not None and self._held.best:
+                self._held = None  # an older best, which this one replaces
+            # Room for this copy, and for the held one that it sends on its way.
+            room = max(self.max_pending - (self._held is not None and not hold), 1)
+            self._changed.wait_for(lambda: len(self._pending) < room)
             self._raise_error()
         memo: dict[tuple[str, int], torch.UntypedStorage] = {}
         job = _Job(
@@ -270,17 +285,27 @@ class CheckpointWriter:
         )
         with self._changed:
             self._raise_error()  # a save that failed while the copy was made
-            self._pending.append(job)
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._drain, name="checkpoint-writer").start()
+            if hold:
+                self._held = job
+            else:
+                self._queue(job)
         return self.directory / f"step-{step:08d}"
 
     def wait(self) -> None:
-        """Wait until every queued checkpoint is saved; raise the error a save raised."""
+        """Wait until every checkpoint saved, held ones too, is written; raise a save's error."""
         with self._changed:
+            self._queue(None)
             self._changed.wait_for(lambda: not self._running)
             self._raise_error()
+
+    def _queue(self, job: _Job | None) -> None:
+        """Queue the held copy, then ``job``; start the writing thread (holding the lock)."""
+        jobs = [held for held in (self._held, job) if held is not None]
+        self._held = None
+        self._pending.extend(jobs)
+        if jobs and not self._running:
+            self._running = True
+            threading.Thread(target=self._drain, name="checkpoint-writer").start()
 
     def _raise_error(self) -> None:
         error, self._error = self._error, None

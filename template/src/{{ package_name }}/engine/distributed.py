@@ -19,7 +19,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import torch
 from torch import distributed as dist
@@ -70,10 +70,12 @@ class Distributed:
         """Whether this is rank zero, the one process that logs and writes files."""
         return self.rank == 0
 
-    def all_reduce(self, tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
-        """Combine ``tensor`` in place across ranks with ``op`` (sum or max); return it."""
+    def all_reduce(
+        self, tensor: torch.Tensor, op: Literal["sum", "max", "min"] = "sum"
+    ) -> torch.Tensor:
+        """Combine ``tensor`` in place across ranks with ``op`` (sum, max or min); return it."""
         if self.enabled:
-            reduce_op = dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM
+            reduce_op = getattr(dist.ReduceOp, op.upper())
             with self.collective("all_reduce"):
                 dist.all_reduce(tensor, op=reduce_op)
         return tensor

@@ -72,12 +72,16 @@ class ModelState:
         """``sharded`` or ``replicated``, as checkpoints record it."""
         return "sharded" if self.sharded else "replicated"
 
-    def save(self, *, step: int, state: dict[str, Any], best: bool) -> Path | None:
+    def save(
+        self, *, step: int, state: dict[str, Any], best: bool, hold: bool = False
+    ) -> Path | None:
         """Save the checkpoint of ``step`` with the training ``state`` (rank zero's is used).
 
         Every rank calls this; rank zero returns the checkpoint's folder, the others ``None``.
         A replicated checkpoint is copied here and written in the background (``wait`` waits
         for it); a sharded one is on disk when this returns. ``best`` points ``best`` at it.
+        ``hold`` keeps a replicated copy in memory until the next save or ``wait`` writes it
+        (see ``CheckpointWriter``); a sharded checkpoint, spread over the ranks, is written now.
         """
         state = {**state, "format": self.format}
         if not self.sharded:
@@ -86,7 +90,7 @@ class ModelState:
             extra = {EMA_FILE: self.average.state_dict()} if self.average else {}
             state["optimizer"] = self.optimizer.state_dict()
             return self.writer.save(
-                self.model, state=state, step=step, best=best, extra_tensors=extra
+                self.model, state=state, step=step, best=best, extra_tensors=extra, hold=hold
             )
         staging = prepare_staging(self.directory, step=step) if self.ranks.is_main else None
         staging = self.ranks.broadcast_object(staging)  # every rank writes into the same folder
@@ -98,7 +102,7 @@ class ModelState:
         return final
 
     def wait(self) -> None:
-        """Wait until every checkpoint saved so far is on disk; raise the error a save raised."""
+        """Wait until every checkpoint saved so far (held ones too) is on disk; raise its error."""
         self.writer.wait()
 
     def load(self, checkpoint: Checkpoint) -> None:

@@ -2,8 +2,9 @@
 
 A step only keeps its batch's loss tensor; the kept losses are folded into a running sum now and
 then (when the loop checks them, and every ``FOLD_EVERY`` batches), a few tensor operations for
-many batches. The first batch whose loss was not finite is remembered on the device too, and read
-(one host sync) only where the loop checks it, so a step never waits for the device.
+many batches. Whether a loss was not finite is read from that sum (NaN and infinity survive any
+addition), one host sync where the loop checks it; only then, and rarely, are the batches looked
+at one by one to name the first bad step. A step never waits for the device.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import math
 
 import torch
-
-from .exceptions import TrainingError
 
 __all__ = ["FOLD_EVERY", "LossTally"]
 
@@ -35,9 +34,9 @@ class LossTally:
         """Forget every batch: a new stretch starts."""
         self.sum = torch.zeros((), device=self.device)
         self.samples = 0
-        self._first_bad = torch.full((), -1, device=self.device, dtype=torch.long)
         self._unfolded: list[torch.Tensor] = []
         self._sizes: list[int] = []  # samples of each unfolded batch
+        self._unchecked: list[torch.Tensor] = []  # folded losses since the last check
         self._steps: list[int] = []  # optimizer step of each batch since the last check
         self._last: torch.Tensor | None = None
 
@@ -51,28 +50,28 @@ class LossTally:
         if len(self._unfolded) >= FOLD_EVERY:
             self._fold()
 
-    def first_bad(self) -> torch.Tensor:
-        """The position, among the batches since the last check, of the first non-finite loss.
+    def finite(self) -> torch.Tensor:
+        """1 while every loss so far is finite, else 0: an int32 tensor on the device.
 
-        A tensor on the device holding -1 when every loss was finite; the loop may add up these
-        positions across ranks (by their maximum) before ``check`` reads one.
+        The loop may take the minimum over ranks before reading it (a host sync).
         """
         self._fold()
-        return self._first_bad
+        return torch.isfinite(self.sum).int()
 
-    def check(self, first_bad: torch.Tensor) -> None:
-        """Read ``first_bad`` (one host sync) and raise if it names a batch.
+    def first_bad_step(self) -> int | None:
+        """The optimizer step of the first loss since the last check that was not finite.
 
-        Raises:
-            TrainingError: Naming the optimizer step whose loss was NaN or infinite.
+        Reads the losses back from the device: call it once ``finite`` reported a bad one.
         """
-        index = int(first_bad.item())
-        if index >= 0:
-            raise TrainingError(
-                f"the loss became NaN or infinite at step {self._steps[index]}; "
-                "lower optim.lr, set train.grad_clip, or use train.precision=fp32"
-            )
-        self._first_bad.fill_(-1)
+        self._fold()
+        if not self._unchecked:
+            return None
+        bad = torch.cat(self._unchecked).isfinite().logical_not().nonzero()
+        return self._steps[int(bad[0])] if len(bad) else None
+
+    def checked(self) -> None:
+        """Mark every loss so far as checked (found finite)."""
+        self._unchecked.clear()
         self._steps.clear()
 
     def last_loss(self) -> float:
@@ -88,15 +87,15 @@ class LossTally:
         if not self._unfolded:
             return
         losses = torch.stack(self._unfolded).float()  # (B,)
-        bad = ~torch.isfinite(losses)
-        offset = len(self._steps) - len(self._unfolded)  # batches folded since the last check
-        position = bad.to(torch.uint8).argmax() + offset  # argmax: the first of the maxima
-        new = (self._first_bad < 0) & bad.any()
-        self._first_bad = torch.where(new, position, self._first_bad)
-        start = 0
-        for size, count in _runs(self._sizes):  # batches of one size in a row: one product each
-            self.sum += losses[start : start + count].sum() * size
-            start += count
+        self._unchecked.append(losses)
+        runs = _runs(self._sizes)
+        if len(runs) == 1:  # batches of one size: one product
+            self.sum += losses.sum() * runs[0][0]
+        else:
+            start = 0
+            for size, count in runs:
+                self.sum += losses[start : start + count].sum() * size
+                start += count
         self._unfolded.clear()
         self._sizes.clear()
 
