@@ -1,8 +1,11 @@
 """Tables of numbers from CSV and Parquet files, read with pyarrow into one float32 array.
 
-A CSV file is parsed in blocks on every core and each block is copied straight into an array
-allocated once for the whole table, so reading takes about as long as pandas does and about as
-much memory as the array itself (decision 0013). A Parquet file is read a row group at a time the
+A CSV file is parsed a block at a time, and each block is copied, rows whole, into an array
+allocated for the whole table (sized from the lines of the file's first MiB, a little over: pages
+never filled take no memory) on a second thread while pyarrow parses the next. Reading takes
+about as long as pandas does and about as much memory as the array itself (decision 0013).
+Columns become arrays through ``to_tensor`` only, which, unlike ``to_numpy``, does not import
+pandas where it is installed. A Parquet file is read a row group at a time the
 same way. A problem is reported as a ``DataError`` naming the file, the column and the row (a CSV
 row counts the header as row 1; a Parquet row counts from 1).
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,8 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["column_names", "csv_header", "parse_number", "read_table"]
 
 _ARROW_ROW = re.compile(r"Row #(\d+)")
-_BLOCK_BYTES = 1 << 18  # pyarrow's CSV blocks of 256 KiB, parsed on every core
-_COUNT_CHUNK = 1 << 24
+_BLOCK_BYTES = 1 << 20  # pyarrow's CSV blocks of 1 MiB, parsed on every core
+_SAMPLE_BYTES = 1 << 20  # the start of a CSV file whose lines estimate its row count
 
 
 def read_table(
@@ -121,14 +125,29 @@ class _Filling:
         self.labels = np.empty(rows, dtype=np.float64) if columns.label is not None else None
         self.count = 0
 
+    def fill(self, batches: Iterator[Any]) -> None:
+        """Add every batch, each copied on a second thread while the next one is read."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="table-fill") as copier:
+            copying: Future[None] | None = None
+            for batch in batches:  # pyarrow reads without Python's lock: both threads run
+                if copying is not None:
+                    copying.result()  # one copy at a time, and its error stops the reading
+                copying = copier.submit(self.add, batch)
+            if copying is not None:
+                copying.result()
+
     def add(self, batch: Any) -> None:
-        """Copy a record batch (its columns in the table's order) in, checked for NaN."""
+        """Copy a record batch (its columns in the table's order) in, checked for gaps and NaN."""
+        if batch.num_rows == 0:
+            return
         stop = self.count + batch.num_rows
         if stop > len(self.features):  # the row count was an estimate that fell short
             self._grow(stop)
+        features = batch.select(self.columns.features)
+        for column, index in zip(features.columns, self.columns.features, strict=True):
+            self._check_filled(column, index)
         block = self.features[self.count : stop]  # (n, F)
-        for target, index in enumerate(self.columns.features):
-            block[:, target] = self._column(batch, index)
+        block[:] = np.asarray(features.to_tensor(row_major=True))  # one copy, made by pyarrow
         self._check_finite(block, self.columns.features)
         if self.labels is not None and self.columns.label is not None:
             labels = self.labels[self.count : stop]
@@ -143,16 +162,19 @@ class _Filling:
         return features, labels
 
     def _column(self, batch: Any, index: int) -> np.ndarray:
-        column = batch.column(index)
+        self._check_filled(batch.column(index), index)
+        return np.asarray(batch.select([index]).to_tensor(row_major=True))[:, 0]
+
+    def _check_filled(self, column: Any, index: int) -> None:
         if column.null_count:
             row = self.count + int(np.flatnonzero(column.is_null().to_numpy(False))[0])
             raise DataError(
                 f"data file {str(self.path)!r} column {self.columns.names[index]!r} row "
                 f"{row + self.first_row} is empty"
             )
-        return np.asarray(column.to_numpy(zero_copy_only=False))
 
-    def _grow(self, rows: int) -> None:
+    def _grow(self, needed: int) -> None:
+        rows = max(needed, len(self.features) * 3 // 2)  # grown by half: few copies
         features = np.empty((rows, self.features.shape[1]), dtype=np.float32)
         features[: self.count] = self.features[: self.count]
         self.features = features
@@ -183,10 +205,9 @@ def _read_csv(
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
-    table = _Filling(columns, rows=max(_count_lines(path) - 1, 0), path=path, first_row=2)
+    table = _Filling(columns, rows=_estimate_rows(path), path=path, first_row=2)
     try:
-        for batch in _csv_batches(path, header, options, use_threads=True):
-            table.add(batch)
+        table.fill(_csv_batches(path, header, options, use_threads=True))
     except pa.ArrowInvalid as err:
         raise _csv_problem(path, header, options, err) from err
     if table.count == 0:
@@ -208,14 +229,15 @@ def _csv_batches(
     )
 
 
-def _count_lines(path: Path) -> int:
-    """The lines of a file, the last one with or without its newline."""
-    lines, last = 0, b"\n"
+def _estimate_rows(path: Path) -> int:
+    """The rows of a CSV file, estimated a quarter over from the lines of its first MiB."""
     with path.open("rb") as file:
-        while chunk := file.read(_COUNT_CHUNK):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return lines + (last != b"\n")
+        sample = file.read(_SAMPLE_BYTES)
+        size = file.seek(0, 2)
+    if not sample:
+        return 0
+    lines = sample.count(b"\n") + (not sample.endswith(b"\n"))
+    return math.ceil(lines * size / len(sample) * 1.25) + 16
 
 
 def _csv_problem(path: Path, header: list[str], options: Any, err: Exception) -> DataError:
@@ -296,8 +318,7 @@ def _read_parquet(
             )
     table = _Filling(columns, rows=parquet.metadata.num_rows, path=path, first_row=1)
     try:
-        for batch in parquet.iter_batches(batch_size=1 << 16):
-            table.add(batch)
+        table.fill(parquet.iter_batches(batch_size=1 << 16))
     except (OSError, pa.ArrowException) as err:
         raise DataError(f"data file {str(path)!r} is not a readable Parquet file: {err}") from err
     if table.count == 0:
