@@ -98,6 +98,34 @@ def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mypy-cache")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests for pytest-xdist: one group per module, one per generated answer set.
+
+    A group runs on one worker, so a module's fixtures are built once; the installed projects
+    of ``test_generated_project.py`` (one per answer set, the slowest tests) spread over the
+    workers, each answer set's checks together with its venv.
+    """
+    for item in items:
+        group = item.path.stem
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "generated" in callspec.params:
+            group = f"{group}[{callspec.params['generated']}]"
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker, hand the step durations it measured to the controller."""
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        worker_output["timings"] = TIMINGS.seconds
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the pytest-xdist controller, gather a finished worker's step durations."""
+    TIMINGS.merge(getattr(node, "workeroutput", {}).get("timings", {}))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print the step durations the slow tests measured, with or without ``-s``."""
     lines = TIMINGS.report_lines()

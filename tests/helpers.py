@@ -295,6 +295,11 @@ class Timings:
         finally:
             self.seconds.setdefault(answer_set, {})[step] = time.perf_counter() - start
 
+    def merge(self, seconds: dict[str, dict[str, float]]) -> None:
+        """Add the durations another process measured (a pytest-xdist worker's)."""
+        for answer_set, steps in seconds.items():
+            self.seconds.setdefault(answer_set, {}).update(steps)
+
     def report_lines(self) -> list[str]:
         """One line per answer set: each step and its duration in seconds."""
         return [
