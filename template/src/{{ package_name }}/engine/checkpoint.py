@@ -269,10 +269,9 @@ class CheckpointWriter:
         With ``hold`` the copy waits in memory for the next save without ``hold`` (or ``wait``).
         """
         with self._changed:
-            if best and self._held is not None and self._held.best:
-                self._held = None  # an older best, which this one replaces
-            # Room for this copy, and for the held one that it sends on its way.
-            room = max(self.max_pending - (self._held is not None and not hold), 1)
+            # Room for this copy, and for a held one that it sends on its way (not one it replaces).
+            sends_held = not hold and not self._replaces_held(best=best)
+            room = max(self.max_pending - (self._held is not None and sends_held), 1)
             self._changed.wait_for(lambda: len(self._pending) < room)
             self._raise_error()
         memo: dict[tuple[str, int], torch.UntypedStorage] = {}
@@ -285,6 +284,8 @@ class CheckpointWriter:
         )
         with self._changed:
             self._raise_error()  # a save that failed while the copy was made
+            if self._replaces_held(best=best):  # only now: a failed copy keeps the held one
+                self._held = None
             if hold:
                 self._held = job
             else:
@@ -297,6 +298,10 @@ class CheckpointWriter:
             self._queue(None)
             self._changed.wait_for(lambda: not self._running)
             self._raise_error()
+
+    def _replaces_held(self, *, best: bool) -> bool:
+        """Whether a new best copy makes the held one, an older best, unneeded."""
+        return best and self._held is not None and self._held.best
 
     def _queue(self, job: _Job | None) -> None:
         """Queue the held copy, then ``job``; start the writing thread (holding the lock)."""
