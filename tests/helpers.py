@@ -353,3 +353,16 @@ class StepRunner:
             f"in {self.cwd}\n--- output tail ---\n{output_tail(result.stdout)}"
         )
         return result.stdout
+
+
+def run_static_gate(steps: StepRunner) -> None:
+    """The project's gate before its tests: ruff, ruff format, the import contracts and mypy."""
+    steps.run("ruff check", ["ruff", "check", "."])
+    steps.run("ruff format", ["ruff", "format", "--check", "."])
+    steps.run("lint-imports", ["lint-imports"])
+    steps.run("mypy", ["mypy"])
+
+
+def with_copier(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with this suite's copier on PATH, as a team has its own for ``template-diff``."""
+    return {**env, "PATH": os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])}

@@ -222,12 +222,16 @@ def docs_hook(
 
 
 def test_docs_hook_finds_the_modules_of_any_layout(docs_hook: ModuleType, tmp_path: Path) -> None:
-    """The API pages follow the package's files, however they are arranged; private ones aside."""
+    """The API pages follow the package's files, however they are arranged; private ones aside.
+
+    The project's own files come first, then the engine, one navigation section per stage; the
+    engine's ``api`` has the task API page instead, and its old module paths get no page.
+    """
     src = tmp_path / "src"
     for name in [
         "__init__.py", "__main__.py", "_private.py", "cli.py",
-        "engine/__init__.py", "engine/training/__init__.py", "engine/training/loop.py",
-        "engine/_helpers.py", "tasks/my_task.py",
+        "engine/__init__.py", "engine/trainer/__init__.py", "engine/trainer/loop.py",
+        "engine/_helpers.py", "engine/api.py", "engine/config.py", "tasks/my_task.py",
     ]:  # fmt: skip
         (src / "hook_check" / name).parent.mkdir(parents=True, exist_ok=True)
         (src / "hook_check" / name).write_text('"""A module."""\n', encoding="utf-8")
@@ -235,22 +239,60 @@ def test_docs_hook_finds_the_modules_of_any_layout(docs_hook: ModuleType, tmp_pa
     assert [(module.name, module.is_package) for module in modules] == [
         ("hook_check", True),
         ("hook_check.cli", False),
-        ("hook_check.engine", True),
-        ("hook_check.engine.training", True),
-        ("hook_check.engine.training.loop", False),
         ("hook_check.tasks.my_task", False),
+        ("hook_check.engine", True),
+        ("hook_check.engine.trainer", True),
+        ("hook_check.engine.trainer.loop", False),
     ]
     docs_hook._modules[:] = modules
     nav = docs_hook._with_module_pages([{"Home": "index.md"}, {"API reference": "reference.md"}])
     assert nav[1] == {
         "API reference": [
             {"Overview": "reference.md"},
-            *({module.name: f"api/{module.name}.md"} for module in modules),
+            {
+                "Your files": [
+                    {"hook_check": "api/hook_check.md"},
+                    {"cli": "api/hook_check.cli.md"},
+                    {"tasks.my_task": "api/hook_check.tasks.my_task.md"},
+                ]
+            },
+            {"Task API": "api/task-api.md"},
+            {
+                "Engine": [
+                    {"engine": "api/hook_check.engine.md"},
+                    {
+                        "trainer": [
+                            {"overview": "api/hook_check.engine.trainer.md"},
+                            {"loop": "api/hook_check.engine.trainer.loop.md"},
+                        ]
+                    },
+                ]
+            },
         ]
     }
-    page = docs_hook.module_page(modules[-1])
+    page = docs_hook.module_page(modules[2])
     assert "::: hook_check.tasks.my_task" in page
     assert "members: false" in docs_hook.module_page(modules[0])
+
+
+def test_docs_hook_writes_the_task_api_page(docs_hook: ModuleType, tmp_path: Path) -> None:
+    """The task API page lists every name of api.pyi under its group, linked to its module."""
+    stub = tmp_path / "api.pyi"
+    stub.write_text(
+        "# A header that heads nothing.\n\n"
+        "# Building a task.\n"
+        "from .seam.task import Task as Task\n"
+        "from .seam.task import Monitor as Monitor\n\n"
+        "# Errors.\n"
+        "from .core.exceptions import DataError as DataError\n",
+        encoding="utf-8",
+    )
+    page = docs_hook.task_api_page(stub)
+    engine = "hook_check.engine"
+    assert page.index("## Building a task") < page.index("`Task`") < page.index("## Errors")
+    assert f"- `Monitor`, from [`{engine}.seam.task`]({engine}.seam.task.md)" in page
+    assert f"- `DataError`, from [`{engine}.core.exceptions`]({engine}.core.exceptions.md)" in page
+    assert "header" not in page
 
 
 def test_docs_hook_counts_the_config_sections(docs_hook: ModuleType) -> None:

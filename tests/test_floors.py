@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tests.helpers import StepRunner, render_project
+from tests.helpers import StepRunner, render_project, run_static_gate
 from tests.install import create_venv_command, project_env, torch_version, uv_bin
 
 if TYPE_CHECKING:
@@ -101,9 +101,7 @@ def test_gate_passes_at_the_floors(
     everything = installed_versions(python)
     installed = {name: everything.get(name) for name in floors}
     assert installed == floors, "lowest-direct did not install the floors"
-    steps.run("ruff check", ["ruff", "check", "."])
-    steps.run("ruff format", ["ruff", "format", "--check", "."])
-    steps.run("mypy", ["mypy"])
+    run_static_gate(steps)
     # The fast tests: the slow ones start more processes of the same code, and run once per
     # suite at the latest versions (test_generated_project, the defaults answer set).
     steps.run("pytest", ["python", "-m", "pytest", "-p", "no:cacheprovider", "-m", "not slow"])

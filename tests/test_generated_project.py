@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from tests.helpers import (
     TIMINGS,
     StepRunner,
     min_python,
+    output_tail,
     read_answers,
     render_project,
     runs_here,
@@ -120,6 +122,13 @@ def test_ruff_format(generated: GeneratedProject) -> None:
     generated.steps.run("ruff format", ["ruff", "format", "--check", "."])
 
 
+def test_import_contracts(generated: GeneratedProject) -> None:
+    """The project's files use the engine through its API; the engine's stages import one way."""
+    # A project checked statically is not installed: its package is found on PYTHONPATH.
+    prefix = [] if generated.runnable else ["env", "PYTHONPATH=src"]
+    generated.steps.run("lint-imports", [*prefix, "lint-imports"])
+
+
 def test_mypy(generated: GeneratedProject) -> None:
     """The generated project type-checks with the files and target its pyproject.toml sets."""
     generated.steps.run("mypy", ["mypy"])
@@ -138,6 +147,34 @@ def test_pytest(generated: GeneratedProject) -> None:
     if generated.name != SLOW_TESTS_SET:
         command += ["-m", "not slow"]
     generated.steps.run("pytest", command)
+
+
+# Tests that only some answers render: their slow tests run with the answer set that has them.
+OPTIONAL_TESTS = (
+    "tests/engine/test_sweeps.py",
+    "tests/engine/tracking",
+    "tests/engine/deploy/test_service.py",
+)
+
+
+def test_slow_tests_of_the_answers(generated: GeneratedProject) -> None:
+    """The slow tests of optional parts (sweeps, a tracker, the service) run with their answer."""
+    generated.require_runtime()
+    present = [name for name in OPTIONAL_TESTS if (generated.path / name).exists()]
+    if generated.name == SLOW_TESTS_SET or not present:
+        pytest.skip(f"{generated.name}: no optional part, or its slow tests ran with the rest")
+    command = ["python", "-m", "pytest", "-p", "no:cacheprovider", "--no-cov", "-m", "slow"]
+    with TIMINGS.measure(generated.name, "pytest slow (answers)"):
+        result = subprocess.run(
+            [*command, *present],
+            cwd=generated.path,
+            env=dict(generated.steps.env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    # Exit status 5: these parts have no slow test.
+    assert result.returncode in {0, 5}, output_tail(result.stdout)
 
 
 def test_module_entrypoint(generated: GeneratedProject) -> None:
@@ -180,18 +217,29 @@ def check_generated_site(project: Path, package: str, slug: str) -> None:
     files = [
         path.relative_to(project / "src") for path in (project / "src" / package).rglob("*.py")
     ]
+    engine = project / "src" / package / "engine"
+    old_paths = {  # the engine's module paths kept for a release, which warn: no page
+        path.relative_to(engine).parts[0].removesuffix(".py")
+        for path in [*engine.glob("*.py"), *engine.glob("*/__init__.py")]
+        if "warn_moved(__name__)" in path.read_text(encoding="utf-8")
+    }
     modules = sorted(
-        ".".join(path.with_suffix("").parts).removesuffix(".__init__")
-        for path in files
-        if not any(part.startswith("_") and part != "__init__.py" for part in path.parts)
+        name
+        for name in (
+            ".".join(path.with_suffix("").parts).removesuffix(".__init__") for path in files
+        )
+        if not any(part.startswith("_") for part in name.split("."))
+        and name.split(".")[1:3] != ["engine", "api"]
+        and not (len(name.split(".")) > 2 and name.split(".")[2] in old_paths)
     )
     overview = (site / "reference" / "index.html").read_text(encoding="utf-8")
     for module in modules:
         assert (site / "api" / module / "index.html").is_file(), f"no API page for {module}"
         assert f"{module}</code>" in overview, f"the API overview does not link {module}"
-    config_module = site / "api" / f"{package}.engine.config" / "index.html"
-    config_page = config_module.read_text(encoding="utf-8")
-    assert "load_config" in config_page, "the config module's page does not document load_config"
+    loading = site / "api" / f"{package}.engine.settings.loading" / "index.html"
+    assert "load_config" in loading.read_text(encoding="utf-8"), "load_config is not documented"
+    task_api = (site / "api" / "task-api" / "index.html").read_text(encoding="utf-8")
+    assert "TensorData" in task_api, "the task API page does not list TensorData"
     cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
     for command in ("", "train", "evaluate", "config", "config show", "config keys"):
         anchor = "-".join([slug, *command.split()]).replace(".", "")

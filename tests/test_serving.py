@@ -3,7 +3,7 @@
 Export and batch prediction exist either way.
 
 Checked statically on every answer set; the generated service itself is tested by the generated
-project's own suite (tests/engine/test_serving.py there) and its benchmark by
+project's own suite (tests/engine/deploy/test_service.py there) and its benchmark by
 test_generated_project.py.
 """
 
@@ -48,8 +48,9 @@ def _requirement_names(requirements: list[str | dict[str, str]]) -> set[str]:
 def _serving_files(rendered: RenderedProject) -> list[str]:
     package = rendered.recorded["package_name"]
     return [
-        f"src/{package}/engine/serving.py",
-        "tests/engine/test_serving.py",
+        f"src/{package}/engine/deploy/service.py",
+        f"src/{package}/engine/commands/serve.py",
+        "tests/engine/deploy/test_service.py",
         "benchmarks/serving.py",
     ]
 
@@ -87,17 +88,18 @@ def test_no_web_code_without_serving(rendered: RenderedProject) -> None:
     ]
     assert not mentions, mentions
     engine = rendered.path / "src" / str(rendered.recorded["package_name"]) / "engine"
-    assert "def serve(" not in (engine / "cli.py").read_text(encoding="utf-8")
+    assert not (engine / "commands" / "serve.py").exists()
+    assert "from .serve import" not in (engine / "commands" / "app.py").read_text(encoding="utf-8")
 
 
 def test_export_and_predict_exist_either_way(rendered: RenderedProject) -> None:
     """The model package and the predictor do not depend on the serving answer."""
     engine = rendered.path / "src" / str(rendered.recorded["package_name"]) / "engine"
-    inference = engine / "inference"
-    assert {"package.py", "predictor.py"} <= {path.name for path in inference.iterdir()}
-    cli = (inference.parent / "cli.py").read_text(encoding="utf-8")
-    assert "def export(" in cli
-    assert "def predict(" in cli
+    deploy = engine / "deploy"
+    assert {"package.py", "predictor.py"} <= {path.name for path in deploy.iterdir()}
+    commands = (engine / "commands" / "export.py").read_text(encoding="utf-8")
+    assert "def export(" in commands
+    assert "def predict(" in commands
 
 
 def test_readme_documents_what_exists(rendered: RenderedProject) -> None:
@@ -122,7 +124,7 @@ def test_template_version_is_read_at_run_time(rendered: RenderedProject) -> None
         if commit in path.read_text(encoding="utf-8")
     ]
     assert not holding
-    provenance = (package / "engine" / "provenance.py").read_text(encoding="utf-8")
+    provenance = (package / "engine" / "core" / "provenance.py").read_text(encoding="utf-8")
     assert 'ANSWERS_FILE = ".copier-answers.yml"' in provenance
 
 

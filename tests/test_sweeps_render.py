@@ -60,8 +60,10 @@ def test_dependency(project: tuple[bool, Path]) -> None:
 def test_command_tests_and_space(project: tuple[bool, Path]) -> None:
     """The sweep command, its tests and the search space come together, or not at all."""
     sweeps, path = project
-    cli = (path / "src" / PACKAGE / "engine" / "cli.py").read_text(encoding="utf-8")
-    assert ("def sweep(" in cli) is sweeps
+    commands = path / "src" / PACKAGE / "engine" / "commands"
+    assert (commands / "sweep.py").is_file() is sweeps
+    app = (commands / "app.py").read_text(encoding="utf-8")
+    assert ("from .sweep import sweep" in app) is sweeps
     assert (path / "tests" / "engine" / "test_sweeps.py").is_file() is sweeps
     assert (path / "configs" / "sweeps" / "optim.yaml").is_file() is sweeps
 
@@ -89,8 +91,8 @@ def test_experiments_without_sweeps(project: tuple[bool, Path]) -> None:
     """Seeds, folds, the test split and portable exports do not depend on the answer."""
     _, path = project
     engine = path / "src" / PACKAGE / "engine"
-    assert (engine / "groups.py").is_file()
-    assert (engine / "scoring.py").is_file()
-    assert (engine / "inference" / "portable.py").is_file()
+    assert (engine / "trainer" / "groups.py").is_file()
+    assert (engine / "evaluation" / "scoring.py").is_file()
+    assert (engine / "deploy" / "portable.py").is_file()
     pyproject = tomllib.loads((path / "pyproject.toml").read_text(encoding="utf-8"))
     assert "onnx" in pyproject["dependency-groups"]

@@ -9,8 +9,8 @@
   MAE metric) by taking the files a ``task=regression`` render gives. Their projects pass their
   gate after the update (``slow``).
 
-The two template versions are those of tests/test_update.py: 0.2.0 changes ``engine/seed.py``,
-``engine/training.py`` and ``engine/evaluation.py`` among others.
+The two template versions are those of tests/test_update.py: 0.2.0 changes
+``engine/core/seed.py``, ``engine/trainer/loop.py`` and ``engine/evaluation/loop.py`` among others.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 from copier import VcsRef, run_copy
 
-from tests.helpers import TIMINGS, StepRunner, render_project
+from tests.helpers import TIMINGS, StepRunner, render_project, run_static_gate
 from tests.install import create_venv_command, install_project_command, project_env
 from tests.test_update import (
     ANSWERS,
@@ -36,6 +36,7 @@ from tests.test_update import (
     git,
     package_dir,
     release_next_version,
+    replace,
     tree,
     unmerged_paths,
     update_project,
@@ -62,9 +63,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ..engine.config import ModelSection
-from ..engine.exceptions import ModelError
-from ..engine.models import register_model
+from ..engine.api import ModelError, ModelSection, register_model
 
 
 class CNNConfig(ModelSection):
@@ -114,8 +113,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from {package}.engine.exceptions import ModelError
-from {package}.engine.models import build_model
+from {package}.engine.api import ModelError, build_model
 from {package}.models.cnn import CNNConfig
 
 
@@ -171,16 +169,6 @@ FOCAL_LOSS = '''\
         right = torch.exp(-per_row)  # the probability given to the true class
         return ((1 - right) ** self.settings.focal_gamma * per_row).mean()
 '''
-
-
-def replace(old: str, new: str) -> Callable[[str], str]:
-    """A change that replaces the one occurrence of ``old``."""
-
-    def change(text: str) -> str:
-        assert text.count(old) == 1, f"expected {old!r} once"
-        return text.replace(old, new)
-
-    return change
 
 
 def classification_team(project: Path) -> None:
@@ -251,17 +239,17 @@ def classification_team(project: Path) -> None:
     edit(task, lambda text: text[:start] + FOCAL_LOSS + "\n" + text[end:])
     # The new metric and the loss need torch and Metric at run time, not only for types.
     edit(task, replace("    import torch\n", ""))
-    edit(task, replace("    from .engine.metrics import Metric\n", ""))
-    edit(
-        task, replace("from pydantic import Field\n", "import torch\nfrom pydantic import Field\n")
-    )
     edit(
         task,
         replace(
-            "from .engine.metrics import Accuracy, ConfusionMatrix\n",
-            "from .engine.metrics import Accuracy, ConfusionMatrix, Metric\n",
+            "    from .engine.api import Data, Metric, ModelSection, OutputSpec, Sizes\n",
+            "    from .engine.api import Data, ModelSection, OutputSpec, Sizes\n",
         ),
     )
+    edit(
+        task, replace("from pydantic import Field\n", "import torch\nfrom pydantic import Field\n")
+    )
+    edit(task, replace("    ConfusionMatrix,\n", "    ConfusionMatrix,\n    Metric,\n"))
     (project / "configs" / "images.yaml").write_text(
         textwrap.dedent(
             """\
@@ -397,7 +385,7 @@ def test_update_arrives_without_a_conflict(teams: dict[str, Path], team: str) ->
     assert not files_with_conflict_markers(project)
     assert not unmerged_paths(project)
     package = package_dir(project)
-    for name in ("training.py", "evaluation.py"):
+    for name in ("trainer/loop.py", "evaluation/loop.py"):
         text = (package / "engine" / name).read_text(encoding="utf-8")
         assert text.startswith(TEMPLATE_LINE), f"engine/{name} did not take 0.2.0's change"
     assert (package / "task.py").read_text(encoding="utf-8") != ""
@@ -423,9 +411,7 @@ def test_updated_team_project_passes_its_gate(
     )
     steps.run("venv", create_venv_command(venv))
     steps.run("install", install_project_command(venv))
-    steps.run("ruff check", ["ruff", "check", "."])
-    steps.run("ruff format", ["ruff", "format", "--check", "."])
-    steps.run("mypy", ["mypy"])
+    run_static_gate(steps)
     user_tests = ["tests/test_task.py", "tests/test_data.py", "tests/models"]
     # The coverage floor counts the whole suite; the engine's tests are run by the render matrix.
     pytest = ["python", "-m", "pytest", "-p", "no:cacheprovider", "--no-cov", *user_tests]

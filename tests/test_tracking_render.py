@@ -79,12 +79,14 @@ def test_config_section(project: tuple[str, Path]) -> None:
     need not list it.
     """
     tracker, path = project
-    config_py = (path / "src" / PACKAGE / "engine" / "config.py").read_text(encoding="utf-8")
+    settings = path / "src" / PACKAGE / "engine" / "settings"
+    loading = (settings / "loading.py").read_text(encoding="utf-8")
     if tracker == "none":
-        assert "tracking" not in config_py
+        assert "tracking" not in loading
+        assert not (settings / "tracking.py").exists()
         return
-    assert f"from .tracking.{tracker}_tracker import TrackingConfig" in config_py
-    module = path / "src" / PACKAGE / "engine" / "tracking" / f"{tracker}_tracker.py"
+    assert "from .tracking import TrackingConfig" in loading
+    module = settings / "tracking.py"
     fields = set(re.findall(r"^    (\w+): .* = Field\(", module.read_text(encoding="utf-8"), re.M))
     assert fields == CONFIG_KEYS[tracker]
 

@@ -13,6 +13,7 @@ and updated, always through copier's API with ``unsafe=False``. The user-owned f
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -38,6 +39,8 @@ from tests.helpers import (
     asked_questions,
     load_copier_config,
     read_answers,
+    run_static_gate,
+    with_copier,
 )
 from tests.install import create_venv_command, install_project_command, project_env
 
@@ -63,7 +66,7 @@ def seed_for_rank(seed: int, *, rank: int) -> int:
 '''
 
 # The engine files 0.2.0 changes: a utility, the training loop and evaluation.
-ENGINE_CHANGES = ("engine/seed.py", "engine/training.py", "engine/evaluation.py")
+ENGINE_CHANGES = ("engine/core/seed.py", "engine/trainer/loop.py", "engine/evaluation/loop.py")
 
 # Labels copier gives the two sides of an inline conflict.
 CONFLICT_START = b"<<<<<<< before updating"
@@ -98,6 +101,16 @@ def edit(path: Path, change: Callable[[str], str]) -> None:
     after = change(before)
     assert after != before, f"the edit found nothing to change in {path}"
     path.write_text(after, encoding="utf-8")
+
+
+def replace(old: str, new: str) -> Callable[[str], str]:
+    """A change that replaces the one occurrence of ``old``."""
+
+    def change(text: str) -> str:
+        assert text.count(old) == 1, f"expected {old!r} once"
+        return text.replace(old, new)
+
+    return change
 
 
 def replace_line(pattern: str, new: str) -> Callable[[str], str]:
@@ -253,7 +266,7 @@ class Updated:
 def edit_as_user(project: Path) -> None:
     """Edit as a team would: standards files, user-owned files, and a file of its own."""
     edit(project / "pyproject.toml", replace_line(r'version = "[^"]*"', USER_VERSION))
-    edit(package_dir(project) / "engine" / "seed.py", lambda text: text + USER_FUNCTION)
+    edit(package_dir(project) / "engine" / "core" / "seed.py", lambda text: text + USER_FUNCTION)
     edit(project / "configs" / "default.yaml", lambda text: text + USER_CONFIG_LINE)
     edit(project / "README.md", lambda text: text + USER_README)
     (project / "NOTES.md").write_text(USER_NOTES, encoding="utf-8")
@@ -302,7 +315,7 @@ def test_user_edits_to_standards_files_merge(updated: Updated) -> None:
     """The team's edits elsewhere in the files the template changed are kept."""
     pyproject = (updated.path / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(f"^{re.escape(USER_VERSION)}$", pyproject, flags=re.MULTILINE)
-    seed = (package_dir(updated.path) / "engine" / "seed.py").read_text(encoding="utf-8")
+    seed = (package_dir(updated.path) / "engine" / "core" / "seed.py").read_text(encoding="utf-8")
     assert seed.endswith(USER_FUNCTION), "the function the team added to seed.py is gone"
 
 
@@ -365,7 +378,7 @@ def test_conflicting_edit_is_an_inline_conflict(clone: Clone) -> None:
         flags=re.MULTILINE,
     ), f"no inline conflict between {ours!r} and {theirs!r}:\n{pyproject}"
     assert USER_VERSION in pyproject
-    seed = (package_dir(project) / "engine" / "seed.py").read_text(encoding="utf-8")
+    seed = (package_dir(project) / "engine" / "core" / "seed.py").read_text(encoding="utf-8")
     assert seed.startswith(TEMPLATE_LINE)
     assert seed.endswith(USER_FUNCTION)
     now = tree(project)
@@ -427,13 +440,14 @@ def test_deleted_files(clone: Clone) -> None:
     """
     project = clone(OLD)
     package = package_dir(project)
-    (package / "engine" / "seed.py").unlink()
+    (package / "engine" / "core" / "seed.py").unlink()
     (package / "models" / "mlp.py").unlink()
     commit_all(project, "Delete a standards file and a user-owned one")
 
     update_project(project, NEW)
 
-    assert not (package / "engine" / "seed.py").exists(), "a deleted standards file came back"
+    seed = package / "engine" / "core" / "seed.py"
+    assert not seed.exists(), "a deleted standards file came back"
     mlp = package / "models" / "mlp.py"
     assert mlp.is_file(), "a deleted user-owned file stayed deleted"
     assert mlp.read_text(encoding="utf-8").startswith(TEMPLATE_LINE), "not the 0.2.0 version"
@@ -587,13 +601,28 @@ def test_changelog_versions() -> None:
 # --------------------------------------------------------------------------------------------------
 # The updated project still passes its own gate
 # --------------------------------------------------------------------------------------------------
+
+
+def test_template_diff_knows_the_team_files() -> None:
+    """The generated ``template-diff`` compares exactly the files an update leaves to the team."""
+    module = REPO_ROOT / "template" / "src" / "{{ package_name }}" / "engine" / "commands"
+    tree = ast.parse((module / "template_diff.py").read_text(encoding="utf-8"))
+    [listed] = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "TEAM_FILES"
+    ]
+    assert [pattern.lstrip("/") for pattern in USER_OWNED] == list(listed)
+
+
 @pytest.mark.slow
 def test_updated_project_passes_its_gate(
     updated: Updated, tmp_path: Path, torch_index: str | None, mypy_cache: Path
 ) -> None:
     """After the update (team edits merged), ruff, mypy and pytest pass in the project.
 
-    The project's slow tests (multi-process runs) are left to the render matrix, which runs them.
+    ``template-diff`` then shows what 0.2.0 changed in the team's own files, which the update
+    left alone. The project's slow tests (multi-process runs) are left to the render matrix.
     """
     project = tmp_path / "project"
     shutil.copytree(updated.path, project, symlinks=True)
@@ -603,7 +632,12 @@ def test_updated_project_passes_its_gate(
     )
     steps.run("venv", create_venv_command(venv))
     steps.run("install", install_project_command(venv))
-    steps.run("ruff check", ["ruff", "check", "."])
-    steps.run("ruff format", ["ruff", "format", "--check", "."])
-    steps.run("mypy", ["mypy"])
+    run_static_gate(steps)
     steps.run("pytest", ["python", "-m", "pytest", "-p", "no:cacheprovider", "-m", "not slow"])
+    # copier from this suite's environment, as a team's from theirs.
+    diff = StepRunner(TIMED, project, with_copier(steps.env)).run(
+        "template-diff", ["my-ml-project", "template-diff"]
+    )
+    assert "+++ template/src/my_ml_project/models/mlp.py" in diff
+    assert f"+{TEMPLATE_LINE}" in diff
+    assert "engine/" not in diff, "template-diff showed a file the template keeps current"

@@ -48,7 +48,7 @@ MARKER = re.compile(
 )
 # A comment that looks like a marker but is not one (a typo would otherwise vanish silently).
 UNKNOWN_MARKER = re.compile(r"^ *<!-- (copier|cli|generated)\b.*$", flags=re.MULTILINE)
-LANGUAGES = {".py": "python", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".md": "markdown"}
+LANGUAGES = {".py": "python", ".pyi": "python", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".md": "markdown"}
 
 # Prints, as JSON, the plain `--help` of every command of a generated project's typer app.
 CLI_SCRIPT = """
@@ -58,7 +58,7 @@ import typer.main
 from typer.testing import CliRunner
 
 package, slug = sys.argv[1:]
-app = import_module(package + ".engine.cli").app
+app = import_module(package + ".engine.commands.app").app
 
 def paths(command, path):
     yield path

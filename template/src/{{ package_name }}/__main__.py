@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .engine.cli import main
+from .engine.api import main
 
 if __name__ == "__main__":
     main()

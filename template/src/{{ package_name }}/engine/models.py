@@ -1,93 +1,14 @@
-"""The model registry: every module in the project's ``models`` package registers its networks.
+"""Deprecated: import these names from ``engine.api``, the engine's public surface.
 
-A model is a settings class (a ``ModelSection`` whose ``name`` is a ``Literal``) and a builder
-decorated with ``@register_model(SettingsClass)``. Adding one is adding a file under ``models/``:
-the engine imports every module of that package the first time it needs the registry, so no other
-file changes. ``model.name`` in the config picks the model; its other keys are the settings
-class's fields.
+The engine's modules moved into subpackages by stage; this module keeps the old import working
+for one more release, and warns when it is imported.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
-from typing import TYPE_CHECKING, Any, TypeVar
+from .api import build_model, model_types, register_model
+from .core.deprecation import warn_moved
 
-from .exceptions import ModelError
-from .project import PACKAGE
+__all__ = ["build_model", "model_types", "register_model"]
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from torch import nn
-
-    from .config import ModelSection
-
-__all__ = ["ModelBuilder", "build_model", "model_types", "register_model"]
-
-ModelBuilder = TypeVar("ModelBuilder", bound="Callable[..., nn.Module]")
-
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
-_TYPES: dict[str, type[ModelSection]] = {}
-
-
-def register_model(settings: type[ModelSection]) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Register a builder for the model whose settings class is ``settings`` (a decorator).
-
-    The builder takes the settings as its first argument and the sizes the task passes as
-    keywords, and returns a new, randomly initialised network.
-
-    Raises:
-        ModelError: If ``settings.name`` has no default, or another model has that name.
-    """
-    name = settings.model_fields["name"].default
-    if not isinstance(name, str) or not name:
-        raise ModelError(
-            f"{settings.__name__}.name needs a default, the model's registered name, such as "
-            'name: Literal["mlp"] = "mlp"'
-        )
-
-    def decorate(builder: ModelBuilder) -> ModelBuilder:
-        if name in _BUILDERS and _BUILDERS[name] is not builder:
-            raise ModelError(f"a model named {name!r} is already registered")
-        _BUILDERS[name], _TYPES[name] = builder, settings
-        return builder
-
-    return decorate
-
-
-def model_types() -> dict[str, type[ModelSection]]:
-    """The settings class of every registered model, by name (imports ``models/`` first)."""
-    _discover()
-    return dict(sorted(_TYPES.items()))
-
-
-def build_model(settings: ModelSection, **sizes: Any) -> nn.Module:
-    """Build the model that ``settings.name`` names, for the sizes the task gives.
-
-    Raises:
-        ModelError: If no model of that name is registered, or its builder does not take
-            the sizes given.
-    """
-    _discover()
-    try:
-        builder = _BUILDERS[settings.name]
-    except KeyError:
-        raise ModelError(
-            f"unknown model {settings.name!r} (model.name); registered: {sorted(_BUILDERS)}"
-        ) from None
-    try:
-        inspect.signature(builder).bind(settings, **sizes)
-    except TypeError as err:
-        raise ModelError(
-            f"model {settings.name!r} cannot be built from the sizes {sizes}: {err}"
-        ) from err
-    return builder(settings, **sizes)
-
-
-def _discover() -> None:
-    """Import every module of the project's ``models`` package, so that each registers itself."""
-    package = importlib.import_module(f"{PACKAGE}.models")
-    for module in pkgutil.iter_modules(package.__path__, prefix=f"{package.__name__}."):
-        importlib.import_module(module.name)
+warn_moved(__name__)

@@ -1,32 +1,14 @@
-"""Inference: model packages with a contract, and prediction checked against that contract.
+"""Deprecated: import these names from ``engine.api``, the engine's public surface.
 
-``export_package`` turns a training checkpoint into a model package; ``Predictor`` loads a
-package (or a checkpoint) onto a device and predicts in batches. ``load_model`` rebuilds the
-model of a checkpoint for evaluation.
+The engine's modules moved into subpackages by stage; this module keeps the old import working
+for one more release, and warns when it is imported.
 """
 
 from __future__ import annotations
 
-from .loading import LoadedModel, load_model
-from .package import (
-    SCHEMA_VERSION,
-    Contract,
-    ModelPackage,
-    export_package,
-    load_package,
-)
-from .predictor import InputData, Predictions, Predictor, write_predictions
+from ..api import ModelPackage, Predictions, Predictor, export_package
+from ..core.deprecation import warn_moved
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Contract",
-    "InputData",
-    "LoadedModel",
-    "ModelPackage",
-    "Predictions",
-    "Predictor",
-    "export_package",
-    "load_model",
-    "load_package",
-    "write_predictions",
-]
+__all__ = ["ModelPackage", "Predictions", "Predictor", "export_package"]
+
+warn_moved(__name__)

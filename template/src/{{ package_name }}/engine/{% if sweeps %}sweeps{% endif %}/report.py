@@ -86,7 +86,7 @@ def _write_table(study: optuna.Study, path: Path) -> Path:
 
 
 def _plot_history(study: optuna.Study, path: Path) -> Path:
-    from matplotlib.figure import Figure  # noqa: PLC0415 (imported only when plotting)
+    from matplotlib.figure import Figure  # noqa: PLC0415 (imported only when a figure is drawn)
 
     complete = sorted(
         study.get_trials(deepcopy=False, states=(_COMPLETE,)), key=lambda trial: trial.number
@@ -121,7 +121,7 @@ def _importances(study: optuna.Study) -> dict[str, float]:
 
 
 def _plot_importances(importances: dict[str, float], path: Path) -> Path:
-    from matplotlib.figure import Figure  # noqa: PLC0415 (imported only when plotting)
+    from matplotlib.figure import Figure  # noqa: PLC0415 (imported only when a figure is drawn)
 
     names = list(importances)[::-1]  # the most important at the top
     figure = Figure(figsize=(6, 1.5 + 0.4 * len(names)))

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..config import load_config
-from ..exceptions import ConfigError
+from ..core.exceptions import ConfigError
+from ..settings.loading import load_config
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from optuna.trial import BaseTrial
 
-    from ..task import Task
+    from ..seam.task import Task
 
 __all__ = ["Parameter", "SearchSpace"]
 

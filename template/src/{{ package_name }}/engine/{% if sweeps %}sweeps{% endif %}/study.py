@@ -23,18 +23,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 
-from ..config import load_config
-from ..exceptions import ConfigError, TrainingError
-from ..project import project_task
-from ..signals import StopSignal
+from ..core.exceptions import ConfigError, TrainingError
+from ..core.signals import StopSignal
+from ..seam.task import project_task
+from ..settings.loading import load_config
 from .space import overrides
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..config import Config
-    from ..task import Monitor, Task
-    from ..training import EpochResult
+    from ..seam.task import Monitor, Task
+    from ..settings.loading import Config
+    from ..trainer.results import EpochResult
     from .space import SearchSpace
 
 __all__ = ["FINISHED", "SweepResult", "SweepSettings", "open_study", "run_sweep", "sweep_dir"]
@@ -164,12 +164,23 @@ def run_sweep(
                 ],
             )
         except _Interrupted as stop:
-            study.enqueue_trial(stop.params, skip_if_exists=True)
+            _run_again(study, stop.params)
             logger.warning("sweep stopped; its last trial runs again first when it continues")
             return SweepResult(study, folder, objective.ran, signal_number=stop.signal_number)
         finally:
             optuna_logger.removeFilter(hide_interrupts)
     return SweepResult(study, folder, objective.ran, signal_number=between_trials.received)
+
+
+def _run_again(study: optuna.Study, params: dict[str, Any]) -> None:
+    """Queue ``params`` to run first when the sweep continues, unless they are already queued.
+
+    Not ``enqueue_trial(skip_if_exists=True)``: that skips any trial with these parameters,
+    the stopped one included, so the stopped trial would never run again.
+    """
+    waiting = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+    if all(trial.system_attrs.get("fixed_params") != params for trial in waiting):
+        study.enqueue_trial(params)
 
 
 class _HideInterrupts(logging.Filter):
@@ -197,7 +208,7 @@ class _Objective:
         self.ran = 0
 
     def __call__(self, trial: optuna.Trial) -> float:
-        from ..training import train  # noqa: PLC0415 (imports torch)
+        from ..trainer.run import train  # noqa: PLC0415 (imports torch)
 
         values = self.space.suggest(trial)
         config = load_config(base=self.base, overrides=overrides(values), task=self.task)

@@ -1,0 +1,146 @@
+"""The ``export`` and ``predict`` commands: write a model package, predict with one."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..core.log import setup_logging
+from .options import Device, Quiet, Verbose, verbosity
+
+__all__ = ["ExportFormat", "export", "predict"]
+
+
+class ExportFormat(Enum):
+    """The formats ``export --format`` writes (see ``inference/portable.py``)."""
+
+    safetensors = "safetensors"
+    torch_export = "torch-export"
+    onnx = "onnx"
+
+
+def export(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
+    checkpoint: Annotated[
+        Path,
+        typer.Argument(help="Checkpoint, checkpoints or run folder, or a last or best pointer."),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder the model package is written to.")
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="Model name in the contract [default: project name].")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Model version in the contract [default: project version].")
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="Names of the task's classes or outputs in order, comma-separated "
+            "[default: 0,1,...]."
+        ),
+    ] = None,
+    formats: Annotated[
+        list[ExportFormat] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Also write the model as a torch.export program (torch-export: model.pt2) or "
+            "an ONNX file (onnx: model.onnx, needs the onnx group), each checked against the "
+            "model's outputs; repeatable [default: safetensors only].",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a folder that holds other files too: replace only the package's "
+            "own files there (the other files are always kept).",
+        ),
+    ] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Write a model package: safetensors weights and a contract.json to load and check them by.
+
+    An earlier package in the output folder is replaced; a folder that holds other files is
+    refused unless --force is given, and its other files are never deleted.
+    """
+    setup_logging(verbosity(quiet=quiet, verbose=verbose))
+    from ..deploy.package import export_package  # noqa: PLC0415 (keeps --help fast)
+
+    identity = {key: value for key, value in (("name", name), ("version", version)) if value}
+    package = export_package(
+        checkpoint,
+        output,
+        labels=None if labels is None else [label.strip() for label in labels.split(",")],
+        formats=[fmt.value for fmt in formats or []],
+        force=force,
+        **identity,
+    )
+    contract = package.contract
+    inputs = ", ".join(f"{spec.name} {spec.dtype}{_shape(spec.shape)}" for spec in contract.inputs)
+    typer.echo(
+        f"wrote model package {package.path}: {contract.name} {contract.version}, "
+        f"{contract.output.kind} of {inputs}"
+    )
+    for file in contract.exports:
+        typer.echo(f"with {package.path / file}: checked against the PyTorch model's outputs")
+
+
+def predict(
+    model: Annotated[
+        Path,
+        typer.Argument(
+            help="Model package from `export` (or its model.pt2 or model.onnx), or a "
+            "checkpoint, checkpoints or run folder."
+        ),
+    ],
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT",
+            help="CSV file of features (the label column is ignored), or .npz archive with one "
+            "array per model input.",
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV file the predictions are written to.")
+    ] = Path("predictions.csv"),
+    label_column: Annotated[
+        str, typer.Option(help="Column of a CSV file that holds labels, not features.")
+    ] = "label",
+    device: Device = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per forward pass.")] = 1024,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Predict every row of INPUT: what a prediction holds is the task's (the contract says)."""
+    setup_logging(verbosity(quiet=quiet, verbose=verbose))
+    from ..core.device import resolve_device  # noqa: PLC0415
+    from ..data.files import read_inputs  # noqa: PLC0415 (keeps --help fast)
+    from ..deploy.predictor import Predictor, write_predictions  # noqa: PLC0415
+
+    if output.exists() and input_path.exists() and output.samefile(input_path):
+        raise typer.BadParameter(
+            f"{str(output)!r} is the input file; write the predictions to another file",
+            param_hint="--output",
+        )
+    predictor = Predictor.load(model, device=resolve_device(device))
+    inputs = read_inputs(input_path, predictor.contract.inputs, label_column=label_column)
+    predictions = predictor.predict(inputs, batch_size=batch_size)
+    try:
+        write_predictions(output, predictions)
+    except OSError as err:
+        raise typer.BadParameter(
+            f"cannot write {str(output)!r}: {err.strerror}", param_hint="--output"
+        ) from err
+    typer.echo(f"wrote {len(predictions)} predictions to {output}")
+
+
+def _shape(shape: list[int | None]) -> str:
+    return "[" + ", ".join("N" if size is None else str(size) for size in shape) + "]"

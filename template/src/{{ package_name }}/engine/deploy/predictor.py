@@ -1,0 +1,392 @@
+"""Prediction from a model package or a checkpoint, with inputs checked against the contract.
+
+``Predictor`` holds a model in eval mode on a device together with its ``Contract`` and its task.
+Every call checks the inputs first (each a tensor or NumPy array of the contract's kind of
+numbers, of the contract's shape with any batch size, floating-point values finite), then runs
+the model in batches under ``torch.inference_mode()`` and lets the task turn the outputs into
+predictions; results come back on the CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import safetensors
+import safetensors.torch
+import torch
+from pydantic import ValidationError
+
+from ..checkpoints.layout import MODEL_FILE
+from ..checkpoints.model import load_model
+from ..checkpoints.store import resolve_checkpoint
+from ..core.exceptions import ConfigError, InputValidationError, PackageInvalidError
+from ..core.files import atomic_write_text, file_sha256
+from ..seam.task import project_task
+from .package import CONTRACT_FILE, describe_model, load_package
+from .portable import FILE_NAMES, load_portable, split_model_path
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from torch import nn
+
+    from ..seam.sections import ModelSection
+    from ..seam.specs import FieldSpec, OutputSpec, TensorSpec
+    from ..seam.task import Inputs, Task
+    from .package import Contract
+
+__all__ = ["InputData", "Predictions", "Predictor", "write_predictions"]
+
+InputData = torch.Tensor | np.ndarray | Mapping[str, torch.Tensor | np.ndarray]
+"""What ``Predictor.predict`` takes: the model's one input, or every input by name."""
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One tensor per part of a prediction (first dimension: the rows), and what they mean."""
+
+    fields: dict[str, torch.Tensor]
+    spec: OutputSpec
+
+    def __len__(self) -> int:
+        """Number of rows predicted."""
+        return len(next(iter(self.fields.values())))
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        """The tensor of one part, such as ``predictions["prediction"]``."""
+        return self.fields[name]
+
+    def columns(self) -> dict[str, list[Any]]:
+        """The predictions as named columns, with names in place of class indices.
+
+        A part of shape ``[null]`` is one column; one of shape ``[null, K]`` is K columns named
+        ``<part>_<name>``, by the spec's names (or the column indices).
+        """
+        table: dict[str, list[Any]] = {}
+        for field in self.spec.fields:
+            values = self.fields[field.name]
+            if values.ndim == 1:
+                table[field.name] = _named(values.tolist(), field)
+                continue
+            names = field.names or [str(index) for index in range(values.shape[1])]
+            for index, name in enumerate(names):
+                table[f"{field.name}_{name}"] = values[:, index].tolist()
+        return table
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One mapping per row, for JSON.
+
+        Each part is there by name: class indices as class names, and columns with names as a
+        mapping by name.
+        """
+        parts: dict[str, list[Any]] = {}
+        for field in self.spec.fields:
+            values = self.fields[field.name].tolist()
+            if self.fields[field.name].ndim == 1:
+                parts[field.name] = _named(values, field)
+            elif field.names is not None:
+                parts[field.name] = [dict(zip(field.names, row, strict=True)) for row in values]
+            else:
+                parts[field.name] = values
+        return [dict(zip(parts, row, strict=True)) for row in zip(*parts.values(), strict=True)]
+
+
+class Predictor:
+    """A model ready to predict, with the contract its inputs are checked against.
+
+    Build one with ``Predictor.from_package`` (an exported model package, or one of its portable
+    files) or ``Predictor.from_checkpoint`` (a training checkpoint, whose contract is derived on
+    the fly).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        contract: Contract,
+        *,
+        task: Task[Any, Any],
+        device: torch.device,
+        forward: Callable[[Inputs], torch.Tensor] | None = None,
+    ) -> None:
+        """Wrap ``model``, already on ``device`` and in eval mode, with its contract and task.
+
+        ``forward`` computes the model's outputs from checked inputs; by default the task's
+        forward pass of ``model``.
+        """
+        self.model = model
+        self.contract = contract
+        self.task = task
+        self.device = device
+        self.forward = forward or (lambda inputs: task.forward(model, inputs))
+
+    @classmethod
+    def load(cls, path: Path, *, device: torch.device) -> Predictor:
+        """Load a model package, or else a training checkpoint, from ``path`` onto ``device``.
+
+        ``path`` may also name a portable file of a package (``models/v1/model.onnx``).
+
+        Raises:
+            PackageInvalidError: If ``path`` holds a package that fails its checks.
+            CheckpointNotFoundError: If ``path`` holds neither a package nor a checkpoint.
+            CheckpointInvalidError: If it holds a checkpoint that does not load.
+        """
+        folder, file = split_model_path(path)
+        if file is not None or (folder / CONTRACT_FILE).is_file():
+            return cls.from_package(folder, device=device, file=file)
+        return cls.from_checkpoint(path, device=device)
+
+    @classmethod
+    def from_package(
+        cls, path: Path, *, device: torch.device, file: str | None = None
+    ) -> Predictor:
+        """Load a model package (see ``export_package``) onto ``device``.
+
+        Args:
+            path: The package folder.
+            device: Where the model runs (ONNX Runtime runs on the CPU without CUDA support).
+            file: A portable file of the package to run (``model.pt2``, ``model.onnx``) instead
+                of the PyTorch model rebuilt from the safetensors weights.
+
+        Raises:
+            PackageNotFoundError: If there is no package at ``path``.
+            PackageInvalidError: If the package fails its checks, was made for another task, or
+                its weights do not fit, or lacks ``file``.
+        """
+        package = load_package(path)
+        contract = package.contract
+        task = _task_of(contract, where=path)
+        if file is not None:
+            return cls._from_portable(package.path / file, contract, task=task, device=device)
+        settings = _model_settings(contract, type(task).model_types(), where=path)
+        model = task.build_model(settings, dict(contract.sizes))
+        try:
+            safetensors.torch.load_model(
+                model, str(package.weights_path), strict=True, device=str(device)
+            )
+        except (safetensors.SafetensorError, RuntimeError, OSError, ValueError) as err:
+            raise PackageInvalidError(
+                f"weights in {str(package.weights_path)!r} do not fit the contract's model: {err}"
+            ) from err
+        return cls(model.to(device).eval(), contract, task=task, device=device)
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, *, device: torch.device) -> Predictor:
+        """Load the model of a training checkpoint onto ``device``, with a derived contract.
+
+        The contract names classes and outputs by index and records the checkpoint's run name;
+        its version is ``checkpoint`` and its checksum is that of the checkpoint's weights.
+
+        Raises:
+            CheckpointNotFoundError: If there is no checkpoint at ``path``.
+            CheckpointInvalidError: If it is corrupt or its config or weights do not fit.
+        """
+        folder = resolve_checkpoint(path)
+        loaded = load_model(folder, device=device)
+        contract = describe_model(
+            loaded,
+            name=loaded.config.run.name,
+            version="checkpoint",
+            labels=None,
+            weights_sha256=file_sha256(folder / MODEL_FILE),
+            git_commit=None,
+        )
+        return cls(loaded.model, contract, task=loaded.task, device=device)
+
+    @classmethod
+    def _from_portable(
+        cls, path: Path, contract: Contract, *, task: Task[Any, Any], device: torch.device
+    ) -> Predictor:
+        """Run the portable file at ``path``, which takes the inputs in the contract's order."""
+        if path.name not in contract.exports:
+            raise PackageInvalidError(
+                f"the package at {str(path.parent)!r} has no {path.name}: export it with "
+                f"--format {_format_of(path.name)}"
+            )
+        program = load_portable(path, device=device)
+        names = contract.input_names
+
+        def forward(inputs: Inputs) -> torch.Tensor:
+            ordered = [inputs] if isinstance(inputs, torch.Tensor) else [inputs[n] for n in names]
+            outputs: torch.Tensor = program(*ordered)
+            return outputs
+
+        return cls(program, contract, task=task, device=device, forward=forward)
+
+    def validate(self, inputs: InputData) -> Inputs:
+        """Check ``inputs`` against the contract; return them as tensors of its element types.
+
+        A model with one input takes it as it is or by name; one with several takes a mapping.
+
+        Raises:
+            InputValidationError: If an input is missing, unexpected, of the wrong kind of number
+                or shape, or holds NaN or infinite values; the message names the input.
+        """
+        specs = self.contract.inputs
+        if not isinstance(inputs, Mapping):
+            if len(specs) > 1:
+                raise InputValidationError(
+                    f"the model takes {len(specs)} inputs: pass a mapping of "
+                    f"{self.contract.input_names}"
+                )
+            inputs = {specs[0].name: inputs}
+        unexpected = sorted(set(inputs) - set(self.contract.input_names))
+        missing = [name for name in self.contract.input_names if name not in inputs]
+        if unexpected or missing:
+            raise InputValidationError(
+                f"inputs {sorted(inputs)} do not match the model's {self.contract.input_names}: "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+        checked = {spec.name: _checked(inputs[spec.name], spec) for spec in specs}
+        if len(specs) == 1:
+            return checked[specs[0].name]
+        return checked
+
+    def predict(self, inputs: InputData, *, batch_size: int = 1024) -> Predictions:
+        """Predict every row of ``inputs`` (see ``validate`` for what they may be).
+
+        Raises:
+            InputValidationError: If ``inputs`` does not match the contract (see ``validate``).
+            ConfigError: If ``batch_size`` is not positive.
+        """
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        checked = self.validate(inputs)
+        parts: list[dict[str, torch.Tensor]] = []
+        with torch.inference_mode():
+            for batch in _batches(checked, batch_size):
+                outputs = self.forward(_moved(batch, self.device))
+                parts.append({k: v.cpu() for k, v in self.task.predict(outputs).items()})
+        spec = self.contract.output
+        if not parts:  # no rows: empty parts of the right shapes
+            fields = {f.name: torch.empty(0, *[d or 0 for d in f.shape[1:]]) for f in spec.fields}
+            return Predictions(fields=fields, spec=spec)
+        fields = {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
+        return Predictions(fields=fields, spec=spec)
+
+
+def write_predictions(path: Path, predictions: Predictions) -> None:
+    """Write one CSV row per sample: its index, then every column of ``predictions.columns``."""
+    table = predictions.columns()
+    lines = [",".join(["row", *table])]
+    for row, values in enumerate(zip(*table.values(), strict=True)):
+        lines.append(",".join([str(row), *(_csv_cell(value) for value in values)]))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _checked(values: torch.Tensor | np.ndarray, spec: TensorSpec) -> torch.Tensor:
+    """One input checked against its spec, converted to the spec's element type."""
+    expected = spec.torch_dtype
+    wants_float = expected.is_floating_point
+    if isinstance(values, np.ndarray):
+        kind_ok = values.dtype.kind == "f" if wants_float else values.dtype.kind in "iu"
+        if not kind_ok:
+            raise InputValidationError(
+                f"input {spec.name!r} must hold {_kind(wants_float)}, got NumPy dtype "
+                f"{values.dtype}"
+            )
+        values = torch.from_numpy(values)
+    if not isinstance(values, torch.Tensor):
+        raise InputValidationError(
+            f"input {spec.name!r} must be a tensor or NumPy array, got {type(values).__name__}"
+        )
+    if (
+        values.dtype.is_floating_point != wants_float
+        or values.dtype.is_complex
+        or (values.dtype == torch.bool)
+    ):
+        raise InputValidationError(
+            f"input {spec.name!r} must hold {_kind(wants_float)}, got {values.dtype}"
+        )
+    shape = tuple(values.shape)
+    fits = len(shape) == len(spec.shape) and all(
+        want is None or want == got for want, got in zip(spec.shape[1:], shape[1:], strict=False)
+    )
+    if not fits:
+        wanted = ", ".join("N" if size is None else str(size) for size in spec.shape)
+        raise InputValidationError(f"input {spec.name!r} must have shape ({wanted}), got {shape}")
+    if wants_float:
+        finite = torch.isfinite(values)
+        if not finite.all():
+            where = tuple(int(index) for index in (~finite).nonzero()[0])
+            raise InputValidationError(
+                f"input {spec.name!r} holds NaN or infinite values (first at index {where}): "
+                f"got {values[where].item()}"
+            )
+    return values.to(expected)
+
+
+def _kind(wants_float: bool) -> str:
+    return "floating-point numbers" if wants_float else "integers"
+
+
+def _batches(inputs: Inputs, batch_size: int) -> list[Inputs]:
+    if isinstance(inputs, torch.Tensor):
+        return list(inputs.split(batch_size))
+    names = list(inputs)
+    chunks = zip(*(inputs[name].split(batch_size) for name in names), strict=True)
+    return [dict(zip(names, chunk, strict=True)) for chunk in chunks]
+
+
+def _moved(inputs: Inputs, device: torch.device) -> Inputs:
+    if isinstance(inputs, torch.Tensor):
+        return inputs.to(device)
+    return {name: tensor.to(device) for name, tensor in inputs.items()}
+
+
+def _named(values: list[Any], field: FieldSpec) -> list[Any]:
+    """Replace integer class indices by their names, where the field names them."""
+    if field.names is None:
+        return values
+    return [field.names[value] if isinstance(value, int) else value for value in values]
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    text = str(value)
+    if any(char in text for char in ',"\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _task_of(contract: Contract, *, where: Path) -> Task[Any, Any]:
+    """The project's task with the contract's settings, if the package was made for it."""
+    task_type = project_task()
+    if contract.task != task_type.__name__:
+        raise PackageInvalidError(
+            f"the package at {str(where)!r} holds a model for the task {contract.task!r}; "
+            f"this project's task is {task_type.__name__!r}"
+        )
+    try:
+        return task_type(task_type.settings_type.model_validate(contract.settings))
+    except ValidationError as err:
+        raise PackageInvalidError(
+            f"the package at {str(where)!r} holds task settings this project cannot read: {err}"
+        ) from err
+
+
+def _model_settings(
+    contract: Contract, types: dict[str, type[ModelSection]], *, where: Path
+) -> ModelSection:
+    """The model's settings, validated by the class registered under their name."""
+    name = contract.model.get("name")
+    if name not in types:
+        raise PackageInvalidError(
+            f"the package at {str(where)!r} holds a model {name!r} this project does not have; "
+            f"registered: {sorted(types)}"
+        )
+    try:
+        return types[str(name)].model_validate(contract.model)
+    except ValidationError as err:
+        raise PackageInvalidError(
+            f"the package at {str(where)!r} holds model settings this project cannot read: {err}"
+        ) from err
+
+
+def _format_of(file: str) -> str:
+    """The ``--format`` that writes ``file``."""
+    return next((fmt for fmt, name in FILE_NAMES.items() if name == file), "?")

@@ -1,0 +1,14 @@
+"""Deprecated: import these names from ``engine.api``, the engine's public surface.
+
+The engine's modules moved into subpackages by stage; this module keeps the old import working
+for one more release, and warns when it is imported.
+"""
+
+from __future__ import annotations
+
+from .api import project_version
+from .core.deprecation import warn_moved
+
+__all__ = ["project_version"]
+
+warn_moved(__name__)

@@ -1,0 +1,69 @@
+"""When the trainer saves a checkpoint: every N epochs or steps, at best epochs, not too often.
+
+Checkpoints are due every ``train.checkpoint_every`` epochs or optimizer steps
+(``train.checkpoint_unit``), and at every epoch that improves the monitored metric. No two are
+written less than ``train.checkpoint_min_interval`` seconds apart, so that a small model does not
+spend its time saving: one due sooner is skipped or, when its epoch improved the metric, held in
+memory and written with the next one (``hold``). The end of training is always saved.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ..distributed.ranks import Distributed
+    from ..settings.sections import TrainConfig
+
+__all__ = ["SaveSchedule"]
+
+Decision = Literal["save", "hold", "skip"]
+
+
+class SaveSchedule:
+    """Decides, the same way on every rank, whether a checkpoint is written now.
+
+    Args:
+        train: The ``train`` config section.
+        ranks: The processes of the run; rank zero's clock decides for all of them.
+    """
+
+    def __init__(self, train: TrainConfig, *, ranks: Distributed) -> None:
+        """The interval between saves starts now (``restart`` starts it again)."""
+        self.train = train
+        self.ranks = ranks
+        self._written_at = time.monotonic()  # when the last checkpoint was sent to disk
+
+    def restart(self) -> None:
+        """Start the interval between saves afresh, as when training starts."""
+        self._written_at = time.monotonic()
+
+    def written(self) -> None:
+        """Note that a checkpoint was just sent to disk."""
+        self._written_at = time.monotonic()
+
+    def step_due(self, step: int) -> bool:
+        """Whether a checkpoint is written after optimizer step ``step`` (mid-epoch)."""
+        train = self.train
+        due = train.checkpoint_unit == "steps" and step % train.checkpoint_every == 0
+        return due and self._interval_passed()
+
+    def at_epoch_end(self, *, epoch: int, step: int, improved: bool) -> Decision:
+        """Whether the epoch that just ended is saved now, held in memory, or not saved."""
+        train = self.train
+        count = epoch if train.checkpoint_unit == "epochs" else step
+        if not (improved or count % train.checkpoint_every == 0):
+            return "skip"
+        if self._interval_passed():
+            return "save"
+        return "hold" if improved else "skip"  # a held one is written with the next checkpoint
+
+    def _interval_passed(self) -> bool:
+        """Whether ``train.checkpoint_min_interval`` has passed since a checkpoint was written.
+
+        Rank zero's clock decides for every rank, so that they all save, or hold, together.
+        """
+        waited = time.monotonic() - self._written_at
+        passed = waited >= self.train.checkpoint_min_interval
+        return bool(self.ranks.broadcast_object(passed))

@@ -1,0 +1,87 @@
+"""When training stops before its epochs are done: a signal, a step limit, patience, a callback.
+
+Under torchrun every decision is taken together: the ranks agree on a signal at log points (the
+highest signal number, if several arrived), and rank zero alone runs the epoch callback, so that
+all of them stop after the same step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from ..core.signals import StopSignal
+    from ..distributed.ranks import Distributed
+    from ..settings.sections import TrainConfig
+    from .position import Position
+    from .results import EpochCallback, EpochResult, StopReason
+
+__all__ = ["StopRules"]
+
+
+class StopRules:
+    """The reasons to stop early, checked where the loop may stop.
+
+    Args:
+        train: The ``train`` config section (``max_steps``, ``early_stopping_patience``).
+        ranks: The processes that must stop together.
+        device: Where the ranks exchange their flags.
+    """
+
+    def __init__(self, train: TrainConfig, *, ranks: Distributed, device: torch.device) -> None:
+        """Nothing has asked to stop yet."""
+        self.train = train
+        self.ranks = ranks
+        self.device = device
+        self.on_epoch: EpochCallback | None = None  # see EpochCallback
+        self.signal: int | None = None  # the signal the ranks agreed to stop on
+
+    def mid_epoch(
+        self, stop: StopSignal, *, position: Position, at_log_point: bool
+    ) -> StopReason | None:
+        """Why training stops after this step in the middle of an epoch, if it does."""
+        # Under torchrun the ranks agree on a stop at log points, so they all stop together.
+        if (at_log_point or not self.ranks.enabled) and self.signal_agreed(stop):
+            return "signal"
+        return "max_steps" if self.reached_max_steps(position) else None
+
+    def after_epoch(
+        self, stop: StopSignal, *, position: Position, result: EpochResult
+    ) -> StopReason | None:
+        """Why training stops after the epoch just ended and evaluated, if it does."""
+        if self.signal_agreed(stop):  # arrived in the epoch's last step or its evaluation
+            return "signal"
+        patience = self.train.early_stopping_patience
+        if patience is not None and position.stale_epochs >= patience:
+            return "early_stopping"
+        if self._callback_stops(result):
+            return "pruned"
+        return None
+
+    def reached_max_steps(self, position: Position) -> bool:
+        """Whether ``train.max_steps`` optimizer steps are done."""
+        max_steps = self.train.max_steps
+        return max_steps is not None and position.step >= max_steps
+
+    def signal_agreed(self, stop: StopSignal) -> bool:
+        """Whether any rank was asked to stop (the ranks must stop at the same step).
+
+        Every rank learns the signal (the highest number, if several arrived), so that every
+        process of the job exits as the one that received it does.
+        """
+        received = stop.received or 0
+        if self.ranks.enabled:
+            flag = torch.tensor(received, device=self.device)
+            received = int(self.ranks.all_reduce(flag, op="max").item())
+        if received:
+            self.signal = received
+        return bool(received)
+
+    def _callback_stops(self, result: EpochResult) -> bool:
+        """Whether ``on_epoch`` asks to stop after the epoch just ended (rank zero decides)."""
+        if self.on_epoch is None:
+            return False
+        stop = self.on_epoch(result) if self.ranks.is_main else False
+        return bool(self.ranks.broadcast_object(stop))

@@ -1,1 +1,0 @@
-"""Tests of the inference package: loading, model packages and the predictor."""
