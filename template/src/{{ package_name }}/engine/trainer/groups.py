@@ -18,7 +18,7 @@ import math
 import os
 import statistics
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
@@ -166,7 +166,7 @@ def summarize(
         "kind": kind,
         "members": rows,
         "metrics": {name: _statistics([row["final"][name] for row in rows]) for name in names},
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
