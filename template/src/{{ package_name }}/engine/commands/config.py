@@ -7,28 +7,30 @@ import yaml
 
 from ..settings.keys import describe_fields
 from ..settings.loading import load_config, project_config_type
-from .options import ConfigPath, Overrides, Preset  # noqa: TC001 (typer reads them at run time)
+from .options import Command, ConfigPath, Group, Overrides, Preset
 
 __all__ = ["config_app"]
 
-config_app = typer.Typer(help="Show, check and list configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    cls=Group, help="Show, check and list configuration.", no_args_is_help=True
+)
 
 
-@config_app.command("show")
+@config_app.command("show", cls=Command)
 def show(config: ConfigPath = None, preset: Preset = None, overrides: Overrides = None) -> None:
     """Print the resolved configuration as YAML."""
     resolved = load_config(config, preset=preset, overrides=overrides)
     typer.echo(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False), nl=False)
 
 
-@config_app.command("validate")
+@config_app.command("validate", cls=Command)
 def validate(config: ConfigPath = None, preset: Preset = None, overrides: Overrides = None) -> None:
     """Check a configuration without training; exit status 1 names the first problem."""
     load_config(config, preset=preset, overrides=overrides)
     typer.echo(f"{config or 'defaults'}: valid")
 
 
-@config_app.command("keys")
+@config_app.command("keys", cls=Command)
 def keys() -> None:
     """List every config key with its type, default and description."""
     for field in describe_fields(project_config_type()):

@@ -15,19 +15,23 @@ __all__ = ["evaluate", "plot"]
 
 def evaluate(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
     checkpoint: Annotated[
-        Path, typer.Argument(help="Checkpoint folder, checkpoints folder or run folder.")
+        Path,
+        typer.Argument(
+            metavar="CHECKPOINT", help="Checkpoint folder, checkpoints folder or run folder."
+        ),
     ],
     split: Annotated[
         str | None,
         typer.Option(
-            help="train, val or test, as the run split its data, or all of it "
-            "[default: val; all with --data or --set].",
-            show_default=False,
+            metavar="SPLIT",
+            help="train, val or test, as the run split its data, or all of it.",
+            show_default="val; all with --data or --set",
         ),
     ] = None,
     data: Annotated[
         Path | None,
         typer.Option(
+            metavar="PATH",
             help="A labelled file to score, read by the task's data code (sets data.path, and "
             "data.source to the file's suffix).",
             show_default=False,
@@ -38,6 +42,7 @@ def evaluate(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
         typer.Option(
             "--set",
             "-s",
+            metavar="KEY=VALUE",
             help="Override a data key of the checkpoint's config, such as --set "
             "data.path=new.csv (repeatable).",
             show_default=False,
@@ -48,13 +53,16 @@ def evaluate(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
         typer.Option(
             "--output-dir",
             "-o",
+            metavar="FOLDER",
             help="Folder for <split>_metrics.json and the task's figures, such as a confusion "
             "matrix.",
             show_default=False,
         ),
     ] = None,
     device: Device = "auto",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print JSON instead of a table.")
+    ] = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -98,7 +106,9 @@ def evaluate(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
 
 
 def plot(
-    run: Annotated[Path, typer.Argument(help="Run folder, the one that holds metrics.jsonl.")],
+    run: Annotated[
+        Path, typer.Argument(metavar="RUN", help="Run folder, the one that holds metrics.jsonl.")
+    ],
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:

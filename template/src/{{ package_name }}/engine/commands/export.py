@@ -25,22 +25,37 @@ class ExportFormat(Enum):
 def export(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
     checkpoint: Annotated[
         Path,
-        typer.Argument(help="Checkpoint, checkpoints or run folder, or a last or best pointer."),
+        typer.Argument(
+            metavar="CHECKPOINT",
+            help="Checkpoint, checkpoints or run folder, or a last or best pointer.",
+        ),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Folder the model package is written to.")
+        Path,
+        typer.Option(
+            "--output", "-o", metavar="FOLDER", help="Folder the model package is written to."
+        ),
     ],
     name: Annotated[
-        str | None, typer.Option(help="Model name in the contract [default: project name].")
+        str | None,
+        typer.Option(
+            metavar="NAME", help="Model name in the contract.", show_default="the project's name"
+        ),
     ] = None,
     version: Annotated[
-        str | None, typer.Option(help="Model version in the contract [default: project version].")
+        str | None,
+        typer.Option(
+            metavar="VERSION",
+            help="Model version in the contract.",
+            show_default="the project's version",
+        ),
     ] = None,
     labels: Annotated[
         str | None,
         typer.Option(
-            help="Names of the task's classes or outputs in order, comma-separated "
-            "[default: 0,1,...]."
+            metavar="LABEL,...",
+            help="Names of the task's classes or outputs in order, comma-separated.",
+            show_default="0,1,...",
         ),
     ] = None,
     formats: Annotated[
@@ -48,16 +63,18 @@ def export(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
             help="Also write the model as a torch.export program (torch-export: model.pt2) or "
             "an ONNX file (onnx: model.onnx, needs the onnx group), each checked against the "
-            "model's outputs; repeatable [default: safetensors only].",
-            show_default=False,
+            "model's outputs; repeatable.",
+            show_default="safetensors only",
         ),
     ] = None,
     force: Annotated[
         bool,
         typer.Option(
             "--force",
+            metavar="",
             help="Write into a folder that holds other files too: replace only the package's "
             "own files there (the other files are always kept).",
         ),
@@ -96,8 +113,9 @@ def predict(
     model: Annotated[
         Path,
         typer.Argument(
+            metavar="MODEL",
             help="Model package from `export` (or its model.pt2 or model.onnx), or a "
-            "checkpoint, checkpoints or run folder."
+            "checkpoint, checkpoints or run folder.",
         ),
     ],
     input_path: Annotated[
@@ -109,13 +127,19 @@ def predict(
         ),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="CSV file the predictions are written to.")
+        Path,
+        typer.Option(
+            "--output", "-o", metavar="PATH", help="CSV file the predictions are written to."
+        ),
     ] = Path("predictions.csv"),
     label_column: Annotated[
-        str, typer.Option(help="Column of a CSV file that holds labels, not features.")
+        str,
+        typer.Option(metavar="NAME", help="Column of a CSV file that holds labels, not features."),
     ] = "label",
     device: Device = "auto",
-    batch_size: Annotated[int, typer.Option(min=1, help="Rows per forward pass.")] = 1024,
+    batch_size: Annotated[
+        int, typer.Option(min=1, metavar="ROWS", help="Rows per forward pass.")
+    ] = 1024,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:

@@ -48,20 +48,24 @@ def template_diff(
     ref: Annotated[
         str | None,
         typer.Option(
-            help="Template version (a tag or commit) to compare with [default: the project's, "
-            "_commit in .copier-answers.yml].",
-            show_default=False,
+            metavar="REF",
+            help="Template version (a tag or commit) to compare with.",
+            show_default="the project's, _commit in .copier-answers.yml",
         ),
     ] = None,
     template: Annotated[
         str | None,
         typer.Option(
-            help="Where the template is [default: _src_path in .copier-answers.yml].",
-            show_default=False,
+            metavar="PATH|URL",
+            help="Where the template is.",
+            show_default="_src_path in .copier-answers.yml",
         ),
     ] = None,
     names_only: Annotated[
-        bool, typer.Option("--name-only", help="List the files that differ, without the diff.")
+        bool,
+        typer.Option(
+            "--name-only", metavar="", help="List the files that differ, without the diff."
+        ),
     ] = False,
 ) -> None:
     """Show how the template's versions of your own files (task.py, data.py, ...) differ."""

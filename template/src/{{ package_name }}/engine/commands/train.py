@@ -1,10 +1,14 @@
 """The ``train`` command: one run, or a group of runs over seeds or folds.
 
-Torch is imported inside the command, never at module level, so ``--help`` answers at once.
+Torch is imported inside the command, never at module level, so ``--help`` answers at once; the
+command says what it is loading before it imports torch and the project, which takes seconds,
+and up to a minute on a busy machine, so that something answers at once.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
     from ..trainer.results import TrainResult
 
 __all__ = ["train"]
+
+logger = logging.getLogger(__name__)
 
 
 def train(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
@@ -62,6 +68,10 @@ def train(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
         raise typer.BadParameter(
             "--run-dir continues its run by itself: leave out --resume", param_hint="--resume"
         )
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank zero speaks for the job
+        # Said before torch and the project are imported, which can take a minute.
+        starting = _starting(config, preset, resume, run_dir)
+        logger.info("%s: loading the data and the model...", starting)
     from ..checkpoints.store import find_last_checkpoint, load_checkpoint  # noqa: PLC0415
     from ..core.progress import should_show_progress  # noqa: PLC0415
     from ..trainer.run import train as run_training  # noqa: PLC0415
@@ -98,6 +108,21 @@ def train(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
         typer.echo(_describe_result(result))
     if result.signal_number is not None:
         raise typer.Exit(128 + result.signal_number)  # the shell's convention for signals
+
+
+def _starting(
+    config: Path | None, preset: str | None, resume: str | None, run_dir: Path | None
+) -> str:
+    """What the command is about to train, for its first line: ``training with configs/x.yaml``."""
+    if resume == "auto":
+        return "resuming the newest run under run.output_dir"
+    if resume is not None:
+        return f"resuming {resume}"
+    if run_dir is not None and (run_dir / "checkpoints" / "last").is_file():
+        return f"resuming {run_dir}"
+    if config is not None:
+        return f"training with {config}" + ("" if preset is None else f" (preset {preset})")
+    return "training with " + ("the default config" if preset is None else f"preset {preset}")
 
 
 def _group_overrides(*, seeds: str | None, fold: int | None) -> list[str]:

@@ -1,10 +1,18 @@
-"""A progress bar with loss, throughput and time left, shown only on an interactive terminal."""
+"""A progress bar with loss, throughput and time left, shown only on an interactive terminal.
+
+The bar is drawn on stderr, and while it is, the console's log records go through the bar's own
+console (``log.logs_through``), which prints them above the bar: one writer for both, so no log
+line is ever drawn onto the bar's line. stdout keeps the command's results.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from typing import TYPE_CHECKING
+
+from .log import logs_through
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -37,12 +45,14 @@ class ProgressBar:
         self._completed = completed
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._drawing = contextlib.ExitStack()
         self._samples = 0
         self._started = time.perf_counter()
 
     def __enter__(self) -> ProgressBar:
         """Start drawing (imports rich only when the bar is shown)."""
         if self._enabled:
+            from rich.console import Console  # noqa: PLC0415
             from rich.progress import (  # noqa: PLC0415
                 BarColumn,
                 MofNCompleteColumn,
@@ -51,7 +61,7 @@ class ProgressBar:
                 TimeRemainingColumn,
             )
 
-            self._progress = Progress(
+            progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
@@ -61,9 +71,11 @@ class ProgressBar:
                 # Redrawn from update() only: a refresh thread would compete with the training
                 # loop for the interpreter lock.
                 auto_refresh=False,
+                console=Console(stderr=True),  # where should_show_progress looked
             )
-            self._progress.start()
-            self._task = self._progress.add_task(
+            self._progress = self._drawing.enter_context(progress)
+            self._drawing.enter_context(logs_through(progress.console))
+            self._task = progress.add_task(
                 self._description, total=self._total, completed=self._completed, stats=""
             )
         return self
@@ -75,9 +87,8 @@ class ProgressBar:
         traceback: TracebackType | None,
     ) -> None:
         """Stop drawing and leave the terminal as it was."""
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+        self._progress = None
+        self._drawing.close()  # log records go to stderr again, then the bar is erased
 
     def update(self, *, steps: int, samples: int, loss: float | None = None) -> None:
         """Advance by ``steps`` that processed ``samples`` samples; show ``loss`` if given."""

@@ -1,9 +1,10 @@
 """What a sweep found: the best trials as a table, and plots of its history and importances.
 
 ``write_report`` writes into the study's folder ``trials.csv`` (every trial: number, state,
-value, parameters, run folder), ``history.png`` (each finished trial's value and the best so far)
-and ``importance.png`` (how much of the value each parameter explains, by Optuna's PED-ANOVA
-evaluator, once two trials have finished).
+value, parameters, run folder), ``history.png`` (each complete trial's value and the best so
+far, and each pruned trial's last reported value, hollow) and ``importance.png`` (how much of
+the value each parameter explains, by Optuna's PED-ANOVA evaluator, once two trials have
+finished).
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ import optuna
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["best_trials", "describe_study", "write_report"]
+    from matplotlib.figure import Figure
+
+    from ..seam.task import Monitor
+
+__all__ = ["best_trials", "describe_study", "history_figure", "write_report"]
 
 _COMPLETE = optuna.trial.TrialState.COMPLETE
+_PRUNED = optuna.trial.TrialState.PRUNED
 
 
 def best_trials(study: optuna.Study, *, top: int) -> list[optuna.trial.FrozenTrial]:
@@ -57,13 +63,14 @@ def describe_study(study: optuna.Study, *, top: int = 10) -> list[str]:
     return lines
 
 
-def write_report(study: optuna.Study, folder: Path) -> list[Path]:
-    """Write ``trials.csv``, ``history.png`` and, with two finished trials, ``importance.png``."""
+def write_report(study: optuna.Study, folder: Path, *, monitor: Monitor) -> list[Path]:
+    """Write ``trials.csv``, ``history.png`` and, with two finished trials, ``importance.png``.
+
+    ``monitor`` is the metric the trials' values are of (the task's), named on the plot's axis.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    written = [
-        _write_table(study, folder / "trials.csv"),
-        _plot_history(study, folder / "history.png"),
-    ]
+    written = [_write_table(study, folder / "trials.csv"), folder / "history.png"]
+    history_figure(study, monitor=monitor).savefig(written[-1], dpi=100)
     importances = _importances(study)
     if importances:
         written.append(_plot_importances(importances, folder / "importance.png"))
@@ -85,26 +92,52 @@ def _write_table(study: optuna.Study, path: Path) -> Path:
     return path
 
 
-def _plot_history(study: optuna.Study, path: Path) -> Path:
+def history_figure(study: optuna.Study, *, monitor: Monitor) -> Figure:
+    """Each trial's value by trial number, and the best value so far.
+
+    A trial's value is the best validation value of ``monitor``'s metric its run reached, better
+    as the study's direction says. A pruned trial has none: its last reported value is drawn as a
+    hollow marker, as far as it got.
+    """
     from matplotlib.figure import Figure  # noqa: PLC0415 (imported only when a figure is drawn)
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
 
     complete = sorted(
         study.get_trials(deepcopy=False, states=(_COMPLETE,)), key=lambda trial: trial.number
     )
     numbers = [trial.number for trial in complete]
     values = [float(trial.value or math.nan) for trial in complete]
-    pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    pick = max if maximize else min
     best = [pick(values[: index + 1]) for index in range(len(values))]
+    pruned = [
+        (trial.number, trial.intermediate_values[max(trial.intermediate_values)])
+        for trial in study.get_trials(deepcopy=False, states=(_PRUNED,))
+        if trial.intermediate_values  # pruned before its first epoch ended: nothing to draw
+    ]
     figure = Figure(figsize=(6, 4))
     axes = figure.subplots()
     axes.scatter(numbers, values, label="trial", color="tab:blue")
+    if pruned:
+        axes.scatter(
+            [number for number, _ in pruned],
+            [value for _, value in pruned],
+            label="pruned trial (last reported)",
+            facecolors="none",
+            edgecolors="tab:blue",
+        )
     axes.step(numbers, best, where="post", label="best so far", color="tab:red")
-    axes.set(xlabel="trial", ylabel="objective value", title=f"Sweep {study.study_name}")
-    if values:
-        axes.legend()
+    better = "higher" if maximize else "lower"
+    axes.set(
+        xlabel="trial",
+        ylabel=f"val {monitor.metric} ({better} is better)",
+        title=f"Sweep {study.study_name}",
+    )
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are numbered 0, 1, 2, ...
+    if values or pruned:  # below the axes: the points can lie anywhere
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3, frameon=False)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    return path
+    return figure
 
 
 def _importances(study: optuna.Study) -> dict[str, float]:
