@@ -180,8 +180,9 @@ def read_inputs(
     """Read a model's inputs for prediction: a CSV table for one 2-D input, or an archive.
 
     A CSV file's columns, apart from ``label_column``, are the features of the model's one input.
-    An archive holds one array per input, named as the input. The values are checked against
-    the specs later, by the predictor; this checks the file and the columns.
+    An archive holds one array per input, named as the input, of the input's shape. The values
+    are checked against the specs later, by the predictor; this checks the file, the columns and
+    the arrays' shapes.
 
     Raises:
         DataError: If the file is missing or malformed, or does not fit the inputs.
@@ -189,6 +190,8 @@ def read_inputs(
     _check_exists(path)
     if _suffix(path) == ".npz":
         arrays = read_arrays(path, [spec.name for spec in specs])
+        for spec in specs:
+            _check_shape(arrays[spec.name], spec, path=path)
         return {name: torch.from_numpy(array) for name, array in arrays.items()}
     if len(specs) != 1 or len(specs[0].shape) != 2:
         names = [spec.name for spec in specs]
@@ -247,6 +250,19 @@ def _numeric(array: np.ndarray, *, path: Path, name: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise DataError(f"data file {str(path)!r}: array {name!r} holds NaN or infinite values")
     return array
+
+
+def _check_shape(array: np.ndarray, spec: TensorSpec, *, path: Path) -> None:
+    """An archive's array must have the input's shape (any size where the spec has ``None``)."""
+    fits = len(array.shape) == len(spec.shape) and all(
+        want is None or want == got for want, got in zip(spec.shape, array.shape, strict=True)
+    )
+    if not fits:
+        wanted = ", ".join("N" if size is None else str(size) for size in spec.shape)
+        raise DataError(
+            f"data file {str(path)!r}: array {spec.name!r} has shape {array.shape}, the model "
+            f"takes ({wanted})"
+        )
 
 
 def _check_ndim(array: np.ndarray, ndim: int, *, path: Path, name: str) -> None:
