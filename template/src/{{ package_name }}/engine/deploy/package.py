@@ -8,8 +8,10 @@ where it came from (project and template versions, git commit), and the SHA-256 
 and of the contract itself. With ``formats``, the package also holds the model as a
 ``torch.export`` program (``model.pt2``) and an ONNX file (``model.onnx``), listed with their
 SHA-256 under ``exports`` (see ``portable.py``). ``load_package`` checks all of it and refuses a
-package that is incomplete, tampered with or of a schema this code does not know; a package of an
-older schema is upgraded as it is read.
+package that is incomplete, damaged, changed or of a schema this code does not know; a package of
+an older schema is upgraded as it is read (see ``schemas.py``). The checksums catch damage and
+accidental edits, not someone who can rewrite the whole folder: that takes a digest kept apart
+from the package, such as ``load_package(path, expect_sha256=...)``.
 
 Exporting never deletes a file it did not write: a folder that holds anything besides a model
 package is refused, unless ``force`` asks to replace only the package's own files there.
@@ -17,8 +19,8 @@ package is refused, unless ``force`` asks to replace only the package's own file
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,9 +38,10 @@ from ..core.provenance import DISTRIBUTION, project_version, template_version
 from ..records.run import git_state
 from ..seam.specs import OutputSpec, TensorSpec  # noqa: TC001 (pydantic reads them at run time)
 from .portable import FILE_NAMES, write_portable
+from .schemas import SCHEMA_VERSION, check_digest, contract_digest, upgraded
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
     from ..checkpoints.model import LoadedModel
     from .portable import Format
@@ -55,6 +58,7 @@ __all__ = [
     "export_package",
     "file_sha256",
     "load_package",
+    "pinned_sha256",
 ]
 
 CONTRACT_FILE = "contract.json"
@@ -62,7 +66,6 @@ WEIGHTS_FILE = "model.safetensors"
 # The files a package may hold, in the order they are replaced: the contract, which names and
 # checks the others, last.
 PACKAGE_FILES = (WEIGHTS_FILE, *FILE_NAMES.values(), CONTRACT_FILE)
-SCHEMA_VERSION = 4
 _SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
@@ -225,23 +228,25 @@ def describe_model(
     return Contract.model_validate({**unsigned, "contract_sha256": contract_digest(unsigned)})
 
 
-def contract_digest(contract: dict[str, Any]) -> str:
-    """SHA-256 of a contract's canonical JSON (sorted keys), leaving out ``contract_sha256``."""
-    unsigned = {key: value for key, value in contract.items() if key != "contract_sha256"}
-    canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+def load_package(path: Path, *, expect_sha256: str | None = None) -> ModelPackage:
+    """Read and check a model package: its contract, schema version and every checksum.
 
+    A contract of schema 1 or 2 carries no checksum of its own, so only its files are checked;
+    one that cannot be of the schema it claims is refused (see ``schemas.py``). The checksums
+    catch damage and accidental edits, not someone who rewrites the whole folder: pin a package
+    you trust with ``expect_sha256``.
 
-def load_package(path: Path) -> ModelPackage:
-    """Read and check a model package: its contract, schema version and both checksums.
-
-    A contract of an older schema carries no checksum of its own; only its weights are checked.
+    Args:
+        path: The package folder.
+        expect_sha256: The ``contract_sha256`` the package must have (``export`` prints it).
 
     Raises:
         PackageNotFoundError: If ``path`` is not a folder holding contract.json.
-        PackageInvalidError: If the contract is malformed or of an unknown schema version, or
-            the contract or the weights do not match their checksums.
+        PackageInvalidError: If the contract is malformed, of an unknown schema version, or not
+            what ``expect_sha256`` pins, or the contract or a file does not match its checksum.
+        PackageError: If ``expect_sha256`` is not a SHA-256 (64 hexadecimal digits).
     """
+    expected = None if expect_sha256 is None else pinned_sha256(expect_sha256)
     contract_file = path / CONTRACT_FILE
     if not contract_file.is_file():
         raise PackageNotFoundError(f"no model package at {str(path)!r}: {CONTRACT_FILE} missing")
@@ -249,17 +254,31 @@ def load_package(path: Path) -> ModelPackage:
         raw = json.loads(contract_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PackageInvalidError(f"cannot read {str(contract_file)!r}: {err}") from err
-    written_as = raw.get("schema_version") if isinstance(raw, dict) else None
-    contract = _validated(_upgraded(raw, where=contract_file), where=contract_file)
-    signed = isinstance(written_as, int) and written_as >= 3  # schema 3 added contract_sha256
-    if signed and contract_digest(raw) != contract.contract_sha256:
+    contract = _validated(upgraded(raw, where=contract_file), where=contract_file)
+    check_digest(raw, where=contract_file)
+    if expected is not None and contract.contract_sha256 != expected:
         raise PackageInvalidError(
-            f"{str(contract_file)!r} does not match its contract_sha256: the contract was "
-            "changed after export"
+            f"{str(contract_file)!r} has contract_sha256 {contract.contract_sha256}, not the "
+            f"expected {expected}: this is not the pinned package"
         )
-    for file, expected in {WEIGHTS_FILE: contract.weights_sha256, **contract.exports}.items():
-        _check_file(path / file, expected)
+    for file, digest in {WEIGHTS_FILE: contract.weights_sha256, **contract.exports}.items():
+        _check_file(path / file, digest)
     return ModelPackage(path=path, contract=contract)
+
+
+def pinned_sha256(value: str) -> str:
+    """A ``contract_sha256`` to pin a package by, in lower case.
+
+    Raises:
+        PackageError: If ``value`` is not 64 hexadecimal digits.
+    """
+    digest = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise PackageError(
+            f"{value[:80]!r} is not a SHA-256: expected the 64 hexadecimal digits of a package's "
+            "contract_sha256, as export prints it"
+        )
+    return digest
 
 
 def _check_file(path: Path, expected: str) -> None:
@@ -292,92 +311,6 @@ def _write_exports(
         write_portable(fmt, loaded.model, task=loaded.task, specs=specs, path=path)
         exports[path.name] = file_sha256(path)
     return exports
-
-
-def _upgrade_from_1(raw: dict[str, Any]) -> dict[str, Any]:
-    """Schema 1 kept ``num_features`` and ``num_classes`` flat; 2 groups input and output."""
-    upgraded = {
-        key: value for key, value in raw.items() if key not in {"num_features", "num_classes"}
-    }
-    num_features, num_classes = raw.get("num_features"), raw.get("num_classes")
-    if not isinstance(num_features, int) or not isinstance(num_classes, int):
-        raise ValueError("schema 1 needs integer num_features and num_classes")
-    upgraded["input"] = {
-        "num_features": num_features,
-        "shape": [None, num_features],
-        "dtype": "float32",
-    }
-    upgraded["output"] = {"kind": "classification", "labels": [str(i) for i in range(num_classes)]}
-    upgraded["schema_version"] = 2
-    return upgraded
-
-
-def _upgrade_from_2(raw: dict[str, Any]) -> dict[str, Any]:
-    """Schema 2 described tabular classification only; 3 describes any task's inputs and outputs.
-
-    Every schema-2 package holds a classifier of feature rows, the task now called
-    ``Classification``, with default settings.
-    """
-    upgraded = {key: value for key, value in raw.items() if key not in {"input", "output"}}
-    source_input, source_output = raw.get("input"), raw.get("output")
-    if not isinstance(source_input, dict) or not isinstance(source_output, dict):
-        raise ValueError("schema 2 needs the objects input and output")
-    num_features, labels = source_input.get("num_features"), source_output.get("labels")
-    if not isinstance(num_features, int) or not isinstance(labels, list):
-        raise ValueError("schema 2 needs input.num_features and output.labels")
-    upgraded["inputs"] = [{"name": "features", "dtype": "float32", "shape": [None, num_features]}]
-    upgraded["output"] = {
-        "kind": "classification",
-        "fields": [
-            {"name": "prediction", "shape": [None], "names": labels},
-            {"name": "probability", "shape": [None, len(labels)], "names": labels},
-        ],
-    }
-    upgraded |= {
-        "schema_version": 3,
-        "task": "Classification",
-        "settings": {},
-        "sizes": {"num_features": num_features, "num_classes": len(labels)},
-        "project_version": raw.get("version", "unknown"),
-    }
-    upgraded["contract_sha256"] = contract_digest(upgraded)
-    return upgraded
-
-
-# Each step lifts a contract of the given schema version to the next one.
-def _upgrade_from_3(raw: dict[str, Any]) -> dict[str, Any]:
-    """Schema 4 adds ``exports``, the portable formats; a schema-3 package has none."""
-    return {**raw, "exports": {}, "schema_version": 4}
-
-
-_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    1: _upgrade_from_1,
-    2: _upgrade_from_2,
-    3: _upgrade_from_3,
-}
-
-
-def _upgraded(raw: object, *, where: Path) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise PackageInvalidError(
-            f"{str(where)!r} must hold a JSON object, not {type(raw).__name__}"
-        )
-    version = raw.get("schema_version")
-    readable = f"1 to {SCHEMA_VERSION}"
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise PackageInvalidError(
-            f"{str(where)!r} has schema_version {version!r}: expected an integer from {readable}"
-        )
-    if not 1 <= version <= SCHEMA_VERSION:
-        raise PackageInvalidError(
-            f"{str(where)!r} has schema_version {version}, this code reads {readable}"
-        )
-    while raw["schema_version"] < SCHEMA_VERSION:
-        try:
-            raw = _UPGRADES[raw["schema_version"]](raw)
-        except ValueError as err:
-            raise PackageInvalidError(f"{str(where)!r}: {err}") from err
-    return raw
 
 
 def _validated(raw: dict[str, Any], *, where: Path) -> Contract:
