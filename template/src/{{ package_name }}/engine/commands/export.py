@@ -11,7 +11,18 @@ import typer
 from ..core.log import setup_logging
 from .options import Device, Quiet, Verbose, verbosity
 
-__all__ = ["ExportFormat", "export", "predict"]
+__all__ = ["ExpectSha256", "ExportFormat", "export", "predict"]
+
+ExpectSha256 = Annotated[
+    str | None,
+    typer.Option(
+        "--expect-sha256",
+        metavar="SHA256",
+        help="Refuse the model package unless its contract_sha256 is this one, as export "
+        "printed it.",
+        show_default=False,
+    ),
+]
 
 
 class ExportFormat(Enum):
@@ -107,9 +118,10 @@ def export(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
     )
     for file in contract.exports:
         typer.echo(f"with {package.path / file}: checked against the PyTorch model's outputs")
+    typer.echo(f"contract_sha256 {contract.contract_sha256} (pin it with --expect-sha256)")
 
 
-def predict(
+def predict(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
     model: Annotated[
         Path,
         typer.Argument(
@@ -140,30 +152,45 @@ def predict(
     batch_size: Annotated[
         int, typer.Option(min=1, metavar="ROWS", help="Rows per forward pass.")
     ] = 1024,
+    expect_sha256: ExpectSha256 = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Predict every row of INPUT: what a prediction holds is the task's (the contract says)."""
     setup_logging(verbosity(quiet=quiet, verbose=verbose))
     from ..core.device import resolve_device  # noqa: PLC0415
+    from ..core.exceptions import InputValidationError  # noqa: PLC0415
     from ..data.files import read_inputs  # noqa: PLC0415 (keeps --help fast)
     from ..deploy.predictor import Predictor, write_predictions  # noqa: PLC0415
 
+    _check_output(output, input_path)
+    predictor = Predictor.load(model, device=resolve_device(device), expect_sha256=expect_sha256)
+    inputs = read_inputs(input_path, predictor.contract.inputs, label_column=label_column)
+    try:
+        predictions = predictor.predict(inputs, batch_size=batch_size)
+    except InputValidationError as err:  # it names the input and the row; add the file
+        raise InputValidationError(f"data file {str(input_path)!r}: {err}") from err
+    try:
+        write_predictions(output, predictions)
+    except OSError as err:  # a StorageError (no strerror) says what it could not write, and why
+        reason = err.strerror and f"cannot write {str(output)!r}: {err.strerror}"
+        raise typer.BadParameter(reason or str(err), param_hint="--output") from err
+    typer.echo(f"wrote {len(predictions)} predictions to {output}")
+
+
+def _check_output(output: Path, input_path: Path) -> None:
+    """Refuse an output that is the input file or a folder, before the model is loaded."""
     if output.exists() and input_path.exists() and output.samefile(input_path):
         raise typer.BadParameter(
             f"{str(output)!r} is the input file; write the predictions to another file",
             param_hint="--output",
         )
-    predictor = Predictor.load(model, device=resolve_device(device))
-    inputs = read_inputs(input_path, predictor.contract.inputs, label_column=label_column)
-    predictions = predictor.predict(inputs, batch_size=batch_size)
-    try:
-        write_predictions(output, predictions)
-    except OSError as err:
+    if output.is_dir():
         raise typer.BadParameter(
-            f"cannot write {str(output)!r}: {err.strerror}", param_hint="--output"
-        ) from err
-    typer.echo(f"wrote {len(predictions)} predictions to {output}")
+            f"{str(output)!r} is a folder; name the CSV file to write, such as "
+            f"{str(output / 'predictions.csv')!r}",
+            param_hint="--output",
+        )
 
 
 def _shape(shape: list[int | None]) -> str:

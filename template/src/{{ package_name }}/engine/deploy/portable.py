@@ -13,6 +13,7 @@ fails. The ONNX exporter and ONNX Runtime come from the optional dependency grou
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from ..core.exceptions import PackageError, PackageInvalidError
+from .pt2_check import read_program
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -34,6 +36,7 @@ __all__ = [
     "FILE_NAMES",
     "FORMATS",
     "Format",
+    "check_portable",
     "example_inputs",
     "load_portable",
     "split_model_path",
@@ -130,20 +133,35 @@ def load_portable(path: Path, *, device: torch.device) -> nn.Module:
     ``device`` is a GPU and the runtime has it, otherwise on the CPU (its outputs come back on
     the CPU).
 
+    A ``.pt2`` file is checked before it is loaded, and refused if loading it could run code
+    (see ``pt2_check.py``).
+
     Raises:
-        PackageInvalidError: If the file does not load.
+        PackageInvalidError: If the file does not load, or a ``.pt2`` file holds anything that
+            could run code as it loads.
         PackageError: If ONNX Runtime is not installed.
     """
     if path.suffix == ".pt2":
+        program = read_program(path)  # checked first: torch.export.load would run code in it
         try:
             with _quiet_exporters():
-                module = torch.export.load(path).module()
+                module = torch.export.load(io.BytesIO(program)).module()
         except Exception as err:
             raise PackageInvalidError(
                 f"{str(path)!r} is not a loadable torch.export program: {err}"
             ) from err
         return module.to(device)
     return _OnnxProgram(path, device=device)
+
+
+def check_portable(path: Path) -> None:
+    """Check a portable file without loading it: a ``.pt2`` file that could run code is refused.
+
+    Raises:
+        PackageInvalidError: If the file holds anything that could run code as it loads.
+    """
+    if path.suffix == ".pt2":
+        read_program(path)
 
 
 def split_model_path(path: Path) -> tuple[Path, str | None]:

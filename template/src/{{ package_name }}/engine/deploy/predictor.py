@@ -2,13 +2,16 @@
 
 ``Predictor`` holds a model in eval mode on a device together with its ``Contract`` and its task.
 Every call checks the inputs first (each a tensor or NumPy array of the contract's kind of
-numbers, of the contract's shape with any batch size, floating-point values finite), then runs
-the model in batches under ``torch.inference_mode()`` and lets the task turn the outputs into
-predictions; results come back on the CPU.
+numbers, of the contract's shape with any batch size, floating-point values finite once cast to
+the contract's element type), then runs the model in batches under ``torch.inference_mode()`` and
+lets the task turn the outputs into predictions; results come back on the CPU. A package is
+checked as it loads: its files against their checksums (and a pinned ``contract_sha256``), and
+its contract against the model (see ``fitting.py``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,14 +20,13 @@ import numpy as np
 import safetensors
 import safetensors.torch
 import torch
-from pydantic import ValidationError
 
 from ..checkpoints.layout import MODEL_FILE
 from ..checkpoints.model import load_model
 from ..checkpoints.store import resolve_checkpoint
 from ..core.exceptions import ConfigError, InputValidationError, PackageInvalidError
 from ..core.files import atomic_write_text, file_sha256
-from ..seam.task import project_task
+from .fitting import check_output_spec, check_outputs, model_settings, task_of
 from .package import CONTRACT_FILE, describe_model, load_package
 from .portable import FILE_NAMES, load_portable, split_model_path
 
@@ -34,10 +36,9 @@ if TYPE_CHECKING:
 
     from torch import nn
 
-    from ..seam.sections import ModelSection
     from ..seam.specs import FieldSpec, OutputSpec, TensorSpec
     from ..seam.task import Inputs, Task
-    from .package import Contract
+    from .package import Contract, ModelPackage
 
 __all__ = ["InputData", "Predictions", "Predictor", "write_predictions"]
 
@@ -124,44 +125,72 @@ class Predictor:
         self.forward = forward or (lambda inputs: task.forward(model, inputs))
 
     @classmethod
-    def load(cls, path: Path, *, device: torch.device) -> Predictor:
+    def load(
+        cls, path: Path, *, device: torch.device, expect_sha256: str | None = None
+    ) -> Predictor:
         """Load a model package, or else a training checkpoint, from ``path`` onto ``device``.
 
-        ``path`` may also name a portable file of a package (``models/v1/model.onnx``).
+        ``path`` may also name a portable file of a package (``models/v1/model.onnx``). With
+        ``expect_sha256``, ``path`` must hold a package with that ``contract_sha256``.
 
         Raises:
             PackageInvalidError: If ``path`` holds a package that fails its checks.
+            PackageNotFoundError: If ``expect_sha256`` is given and ``path`` holds no package.
             CheckpointNotFoundError: If ``path`` holds neither a package nor a checkpoint.
             CheckpointInvalidError: If it holds a checkpoint that does not load.
         """
         folder, file = split_model_path(path)
-        if file is not None or (folder / CONTRACT_FILE).is_file():
-            return cls.from_package(folder, device=device, file=file)
+        if file is not None or expect_sha256 is not None or (folder / CONTRACT_FILE).is_file():
+            return cls.from_package(folder, device=device, file=file, expect_sha256=expect_sha256)
         return cls.from_checkpoint(path, device=device)
 
     @classmethod
     def from_package(
-        cls, path: Path, *, device: torch.device, file: str | None = None
+        cls,
+        path: Path,
+        *,
+        device: torch.device,
+        file: str | None = None,
+        expect_sha256: str | None = None,
     ) -> Predictor:
         """Load a model package (see ``export_package``) onto ``device``.
+
+        The model is run once on example inputs, and refused unless its predictions are what
+        the contract says they are.
 
         Args:
             path: The package folder.
             device: Where the model runs (ONNX Runtime runs on the CPU without CUDA support).
             file: A portable file of the package to run (``model.pt2``, ``model.onnx``) instead
                 of the PyTorch model rebuilt from the safetensors weights.
+            expect_sha256: The ``contract_sha256`` the package must have (see ``load_package``).
 
         Raises:
             PackageNotFoundError: If there is no package at ``path``.
-            PackageInvalidError: If the package fails its checks, was made for another task, or
-                its weights do not fit, or lacks ``file``.
+            PackageInvalidError: If the package fails its checks or is not the one
+                ``expect_sha256`` pins, was made for another task, its weights or outputs do not
+                fit its contract, or it lacks ``file``.
         """
-        package = load_package(path)
+        package = load_package(path, expect_sha256=expect_sha256)
         contract = package.contract
-        task = _task_of(contract, where=path)
+        task = task_of(contract, where=path)
+        check_output_spec(contract, task, where=package.path / CONTRACT_FILE)
         if file is not None:
-            return cls._from_portable(package.path / file, contract, task=task, device=device)
-        settings = _model_settings(contract, type(task).model_types(), where=path)
+            predictor = cls._from_portable(package.path / file, contract, task=task, device=device)
+        else:
+            predictor = cls._from_weights(package, task=task, device=device)
+        check_outputs(
+            contract, task, lambda inputs: predictor.forward(_moved(inputs, device)), where=path
+        )
+        return predictor
+
+    @classmethod
+    def _from_weights(
+        cls, package: ModelPackage, *, task: Task[Any, Any], device: torch.device
+    ) -> Predictor:
+        """The task's model, built from the contract's settings, with the package's weights."""
+        contract = package.contract
+        settings = model_settings(contract, type(task).model_types(), where=package.path)
         model = task.build_model(settings, dict(contract.sizes))
         try:
             safetensors.torch.load_model(
@@ -308,15 +337,29 @@ def _checked(values: torch.Tensor | np.ndarray, spec: TensorSpec) -> torch.Tenso
     if not fits:
         wanted = ", ".join("N" if size is None else str(size) for size in spec.shape)
         raise InputValidationError(f"input {spec.name!r} must have shape ({wanted}), got {shape}")
-    if wants_float:
-        finite = torch.isfinite(values)
-        if not finite.all():
-            where = tuple(int(index) for index in (~finite).nonzero()[0])
-            raise InputValidationError(
-                f"input {spec.name!r} holds NaN or infinite values (first at index {where}): "
-                f"got {values[where].item()}"
-            )
-    return values.to(expected)
+    converted = values.to(expected)
+    if wants_float:  # after the cast: 1e39 is finite in float64, infinite in float32
+        _check_finite(values, converted, spec)
+    return converted
+
+
+def _check_finite(values: torch.Tensor, converted: torch.Tensor, spec: TensorSpec) -> None:
+    """Refuse NaN and infinite values, and values beyond the range of the spec's element type."""
+    finite = torch.isfinite(converted)
+    if finite.all():
+        return
+    where = tuple(int(index) for index in (~finite).nonzero()[0])
+    value = values[where].item()
+    position = f"row {where[0]}" + (f", index {where}" if len(where) > 1 else "")
+    if math.isfinite(value):
+        largest = torch.finfo(converted.dtype).max
+        raise InputValidationError(
+            f"input {spec.name!r} holds {value:g} at {position}, beyond the range of "
+            f"{spec.dtype}, the model's element type (largest magnitude {largest:.4g})"
+        )
+    raise InputValidationError(
+        f"input {spec.name!r} holds NaN or infinite values (first at {position}): got {value}"
+    )
 
 
 def _kind(wants_float: bool) -> str:
@@ -338,10 +381,21 @@ def _moved(inputs: Inputs, device: torch.device) -> Inputs:
 
 
 def _named(values: list[Any], field: FieldSpec) -> list[Any]:
-    """Replace integer class indices by their names, where the field names them."""
-    if field.names is None:
+    """Replace integer class indices by their names, where the field names them.
+
+    Raises:
+        PackageInvalidError: If an index has no name: the contract does not fit the model.
+    """
+    names = field.names
+    if names is None:
         return values
-    return [field.names[value] if isinstance(value, int) else value for value in values]
+    unnamed = [value for value in values if isinstance(value, int) and not 0 <= value < len(names)]
+    if unnamed:
+        raise PackageInvalidError(
+            f"the model predicted {field.name} {unnamed[0]}, but its contract names only "
+            f"{len(names)} values {names}: the contract does not describe this model"
+        )
+    return [names[value] if isinstance(value, int) else value for value in values]
 
 
 def _csv_cell(value: Any) -> str:
@@ -351,40 +405,6 @@ def _csv_cell(value: Any) -> str:
     if any(char in text for char in ',"\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
-
-
-def _task_of(contract: Contract, *, where: Path) -> Task[Any, Any]:
-    """The project's task with the contract's settings, if the package was made for it."""
-    task_type = project_task()
-    if contract.task != task_type.__name__:
-        raise PackageInvalidError(
-            f"the package at {str(where)!r} holds a model for the task {contract.task!r}; "
-            f"this project's task is {task_type.__name__!r}"
-        )
-    try:
-        return task_type(task_type.settings_type.model_validate(contract.settings))
-    except ValidationError as err:
-        raise PackageInvalidError(
-            f"the package at {str(where)!r} holds task settings this project cannot read: {err}"
-        ) from err
-
-
-def _model_settings(
-    contract: Contract, types: dict[str, type[ModelSection]], *, where: Path
-) -> ModelSection:
-    """The model's settings, validated by the class registered under their name."""
-    name = contract.model.get("name")
-    if name not in types:
-        raise PackageInvalidError(
-            f"the package at {str(where)!r} holds a model {name!r} this project does not have; "
-            f"registered: {sorted(types)}"
-        )
-    try:
-        return types[str(name)].model_validate(contract.model)
-    except ValidationError as err:
-        raise PackageInvalidError(
-            f"the package at {str(where)!r} holds model settings this project cannot read: {err}"
-        ) from err
 
 
 def _format_of(file: str) -> str:
