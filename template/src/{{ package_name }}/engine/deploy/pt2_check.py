@@ -64,9 +64,10 @@ _SYMPY_NAMES = frozenset(
     (  # noqa: SIM905 (a word list: one name per line would take 70 lines)
         "Symbol Dummy Integer Float Rational Add Mul Pow Mod Max Min Abs Eq Ne Lt Le Gt Ge And Or "
         "Not Piecewise ITE oo zoo nan true false True False S Zero One NegativeOne Half "
-        "StrictLessThan StrictGreaterThan LessThan GreaterThan Equality Unequality positive "
-        "negative nonnegative nonpositive integer real finite infinite zero nonzero even odd "
-        "precision FloorDiv ModularIndexing Where PythonMod CleanDiv CeilToInt FloorToInt "
+        "StrictLessThan StrictGreaterThan LessThan GreaterThan Equality "
+        "Unequality "  # codespell:ignore unequality (sympy's name for !=)
+        "positive negative nonnegative nonpositive integer real finite infinite zero nonzero "
+        "even odd precision FloorDiv ModularIndexing Where PythonMod CleanDiv CeilToInt FloorToInt "
         "CeilDiv LShift RShift PowByNatural FloatPow FloatTrueDiv IntTrueDiv "
         "IsNonOverlappingAndDenseIndicator TruncToFloat TruncToInt RoundToInt RoundDecimal "
         "ToFloat Identity"
