@@ -8,6 +8,7 @@ commands as timed steps whose failures show the command and the tail of its outp
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from copier import run_copy
+from identify.identify import tags_from_path
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -366,3 +368,57 @@ def run_static_gate(steps: StepRunner) -> None:
 def with_copier(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` with this suite's copier on PATH, as a team has its own for ``template-diff``."""
     return {**env, "PATH": os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])}
+
+
+# The file hooks of pre-commit-hooks by hook id: the module that runs each, the identify tag
+# pre-commit selects its files by, and arguments that make a check of all files act as a first
+# commit does (every file staged, a merge in progress for the conflict check).
+FILE_HOOKS = {
+    "trailing-whitespace": ("trailing_whitespace_fixer", "text", []),
+    "end-of-file-fixer": ("end_of_file_fixer", "text", []),
+    "check-yaml": ("check_yaml", "yaml", []),
+    "check-toml": ("check_toml", "toml", []),
+    "check-merge-conflict": ("check_merge_conflict", "text", ["--assume-in-merge"]),
+    "check-added-large-files": ("check_added_large_files", "file", ["--enforce-all"]),
+    "detect-private-key": ("detect_private_key", "text", []),
+}
+
+
+def file_hook_failures(project: Path, files: Sequence[str]) -> list[str]:
+    """Run the project's file hooks on ``files`` as pre-commit would, from the installed package.
+
+    Each hook gets the files pre-commit would pass it: those of its identify tag that match its
+    ``files`` pattern and none of its or the config's ``exclude`` patterns, with its ``args``.
+
+    Returns:
+        One entry per failing hook: its id and output.
+    """
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    skip_all = re.compile(config.get("exclude", "^$"))
+    failed = []
+    for hook_id, (module, tag, extra) in FILE_HOOKS.items():
+        hook = hooks[hook_id]
+        wanted, skipped = re.compile(hook.get("files", "")), re.compile(hook.get("exclude", "^$"))
+        selected = [
+            name
+            for name in files
+            if tag in tags_from_path(str(project / name))
+            and wanted.search(name)
+            and not skipped.search(name)
+            and not skip_all.search(name)
+        ]
+        command = [sys.executable, "-m", f"pre_commit_hooks.{module}", *hook.get("args", [])]
+        result = subprocess.run(
+            [*command, *extra, *selected],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            failed.append(f"{hook_id}:\n{output_tail(result.stdout)}")
+    return failed

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -40,12 +41,14 @@ from tests.helpers import (
     TIMINGS,
     Answer,
     StepRunner,
+    file_hook_failures,
     output_tail,
     read_answers,
     render_project,
     run_static_gate,
 )
 from tests.install import create_venv_command, install_project_command, project_env
+from tests.test_compat import release_from_history
 from tests.test_update import NEW, OLD, commit_all, git, release_next_version
 
 if TYPE_CHECKING:
@@ -67,6 +70,7 @@ PROJECT_PAGES = [
     "docs/how-to/run-experiments.md",
     "docs/how-to/serve-a-model.md",
     "docs/how-to/stop-and-resume.md",
+    "docs/reference/task-api.md",
 ]
 # Pages that start from a template, in an empty working folder, and those among them that also
 # change a project of the reader's.
@@ -227,6 +231,25 @@ def write_reader_files(folder: Path, names: set[str]) -> None:
         (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def after_copy_blocks(output: str) -> list[Block]:
+    """The commands of the message Copier prints after a copy, one block a line, as typed.
+
+    The next steps come first; each line that asks a question (``Only the CPU PyTorch index
+    reachable? <command>``) runs its command after them.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", output)  # copier colours what it prints
+    lines = text[text.index("Next steps:") :].splitlines()
+    page = "after-copy message"
+    found = []
+    for number, line in enumerate(lines[1:], start=2):
+        _, asks, command = line.rpartition("? ")
+        if line.startswith("  "):  # a step
+            found.append(Block(page, number, "sh", line.strip()))
+        elif asks and command:
+            found.append(Block(page, number, "sh", command))
+    return found
+
+
 # A reader's "runs/<run folder>": the newest run folder under runs/ when the command runs.
 NEWEST_RUN = 'newest_run() { basename "$(dirname "$(ls -t runs/*/run.json | head -n 1)")"; }'
 
@@ -310,12 +333,12 @@ def test_howto_runs(
 
 @pytest.fixture(scope="module")
 def versions(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template as a team keeps it: tagged ``0.1.0``, and ``0.2.0`` one change later."""
+    """The template as a team keeps it: tagged ``0.2.0``, and ``0.3.0`` one change later."""
     repo = tmp_path_factory.mktemp("docs-versions") / "ml-template"
     git(repo.parent, "clone", "-q", str(template_repo), repo.name)
     git(repo, "tag", OLD)
     release_next_version(repo)
-    commit_all(repo, "Release 0.2.0")
+    commit_all(repo, "Release 0.3.0")
     git(repo, "tag", NEW)
     return repo.resolve()
 
@@ -354,7 +377,7 @@ def test_page_from_a_template_runs(
 def test_update_guide_runs(
     versions: Path, tmp_path: Path, torch_index: str | None, mypy_cache: Path
 ) -> None:
-    """The update guide, followed in a project copied from 0.1.0 when 0.2.0 is out."""
+    """The update guide, followed in a project copied from 0.2.0 when 0.3.0 is out."""
     project = committed_copy(versions, tmp_path / "my-ml-project", OLD)
     env = docs_env(None, torch_index=torch_index, mypy_cache=mypy_cache)
     env.pop("VIRTUAL_ENV")
@@ -365,20 +388,75 @@ def test_update_guide_runs(
     assert read_answers(project)["_commit"] == NEW
 
 
+# Template 0.1: the last commit before the engine moved into engine/ (the task seam).
+RELEASE_0_1 = "91e7317ceb661f8668fefebb582472ff6e390b74"
+# What a team of 0.1 had changed in the engine: label smoothing in the training loss.
+LOSS_0_1 = "loss = F.cross_entropy(self.forward(features), targets)"
+
+
 @pytest.mark.slow
-def test_readme_first_command_runs(
+def test_update_from_0_1_runs(
     template_repo: Path, tmp_path: Path, torch_index: str | None, mypy_cache: Path
 ) -> None:
-    """The README's first command, from a clone of the template, in a fresh venv with pip."""
+    """A project made with 0.1 and customised in its engine, updated by the page to a green gate.
+
+    The template repository holds 0.1 from this repository's history, and the working tree as
+    0.2.0; the project is copied from 0.1 and committed as its after-copy steps said then.
+    """
+    if subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "cat-file", "-e", f"{RELEASE_0_1}^{{commit}}"],
+        capture_output=True,
+        check=False,
+    ).returncode:
+        pytest.skip(f"needs this repository's history back to {RELEASE_0_1[:12]} (unshallow)")
+    repo = tmp_path / "ml-template"
+    git(tmp_path, "clone", "-q", str(template_repo), repo.name)
+    release_from_history(repo, RELEASE_0_1, "0.1.0")
+    git(repo, "tag", "0.2.0")
+    project = committed_copy(repo, tmp_path / "my-ml-project", "0.1.0")
+    training = project / "src" / "my_ml_project" / "training.py"
+    smoothed = LOSS_0_1.replace("targets)", "targets, label_smoothing=0.1)")
+    training.write_text(training.read_text(encoding="utf-8").replace(LOSS_0_1, smoothed))
+    commit_all(project, "Smooth the labels")
+
+    env = docs_env(project / ".venv", torch_index=torch_index, mypy_cache=mypy_cache)
+    page = "docs/how-to/update-from-0.1.md"
+    Reader(page, project, env, repo, torch_index).follow(page_blocks(REPO_ROOT / page, page=page))
+    assert read_answers(project)["_commit"] == "0.2.0"
+    assert smoothed in (tmp_path / "my-edits.diff").read_text(encoding="utf-8")
+    shown = subprocess.run(
+        ["my-ml-project", "config", "show", "--config", "configs/default.yaml"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "label_smoothing: 0.1" in shown
+    status = subprocess.run(
+        ["git", "status", "--short"], cwd=project, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == "", status.stdout
+
+
+@pytest.mark.slow
+def test_readme_runs(
+    template_repo: Path, tmp_path: Path, torch_index: str | None, mypy_cache: Path
+) -> None:
+    """The README's first command, from a clone of the template, in a fresh venv with pip.
+
+    Its other blocks (the test command aside, which is the suite running this) run after it.
+    """
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = docs_env(venv, torch_index=torch_index, mypy_cache=mypy_cache)
     env["PATH"] = os.pathsep.join([str(venv / "bin"), env["PATH"]])
     clone = tmp_path / "ml-template"
     git(tmp_path, "clone", "-q", str(template_repo), clone.name)
-    [first, *_] = page_blocks(REPO_ROOT / "README.md", page="README.md")
+    [first, *rest] = page_blocks(REPO_ROOT / "README.md", page="README.md")
     Reader("README.md", clone, env, template_repo, torch_index).follow([first])
     assert (tmp_path / "my-ml-project" / "runs").is_dir()
+    Reader("README.md", tmp_path, env, template_repo, torch_index).follow(rest)
 
 
 @pytest.mark.slow
@@ -388,30 +466,27 @@ def test_generated_readme_and_docs_run(
     torch_index: str | None,
     mypy_cache: Path,
 ) -> None:
-    """A project with every option: its README, then its docs site's pages, followed as written.
+    """A project with every option: Copier's next steps, its docs site, its README, as written.
 
     The project is copied from the template's older tag, so that the README's update runs too.
     """
-    project = tmp_path / "my-ml-project"
-    run_copy(
-        str(versions),
-        str(project),
-        data=EVERYTHING,
-        vcs_ref=OLD,
-        defaults=True,
-        unsafe=False,
-        quiet=True,
+    copied = StepRunner(
+        f"{TIMED}: generated README",
+        tmp_path,
+        docs_env(None, torch_index=torch_index, mypy_cache=mypy_cache),
     )
-    venv = project / ".venv"
-    env = docs_env(venv, torch_index=torch_index, mypy_cache=mypy_cache)
-    steps = StepRunner(f"{TIMED}: generated README", project, env)
-    steps.run("venv", create_venv_command(venv))
-    steps.run("install", install_project_command(venv, groups=("dev", "docs")))
-    # What the steps Copier prints did before the reader opens the README: the lock, a commit.
-    steps.run("uv lock", ["uv", "lock"])
-    steps.run("git init", ["git", "init", "-q", "-b", "main"])
-    steps.run("git add", ["git", "add", "-A"])
-    steps.run("git commit", ["git", "commit", "-q", "--no-verify", "-m", "Start"])
+    answers = [f"--data={key}={str(value).lower()}" for key, value in EVERYTHING.items()]
+    copier = [sys.executable, "-m", "copier", "copy", "--defaults", f"--vcs-ref={OLD}"]
+    output = copied.run("copier copy", [*copier, *answers, str(versions), "my-ml-project"])
+    project = tmp_path / "my-ml-project"
+    env = docs_env(project / ".venv", torch_index=torch_index, mypy_cache=mypy_cache)
+    # The message's steps lock, commit, install and train; the docs group is the site's to add.
+    Reader("after-copy message", tmp_path, env, versions, torch_index).follow(
+        after_copy_blocks(output)
+    )
+    tracked = copied.run("git ls-files", ["git", "-C", str(project), "ls-files"]).split()
+    failed = file_hook_failures(project, tracked)  # those the first commit meets once installed
+    assert not failed, "\n".join(failed)
     site = sorted(str(path.relative_to(project)) for path in (project / "docs").glob("*.md"))
     for page in [*site, "README.md"]:  # the README last: it ends with an update
         reader = Reader(f"generated {page}", project, env, versions, torch_index)

@@ -9,7 +9,7 @@
   MAE metric) by taking the files a ``task=regression`` render gives. Their projects pass their
   gate after the update (``slow``).
 
-The two template versions are those of tests/test_update.py: 0.2.0 changes
+The two template versions are those of tests/test_update.py: 0.3.0 changes
 ``engine/core/seed.py``, ``engine/trainer/loop.py`` and ``engine/evaluation/loop.py`` among others.
 """
 
@@ -329,19 +329,19 @@ def test_every_task_has_its_own_task_data_and_model(by_task: dict[str, Path]) ->
 # --------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def versions(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template tagged 0.1.0 (the snapshot) and 0.2.0 (engine and other changes)."""
+    """The template tagged 0.2.0 (the snapshot) and 0.3.0 (engine and other changes)."""
     repo = tmp_path_factory.mktemp("seam-versions") / "template"
     git(repo.parent, "clone", "-q", str(template_repo), repo.name)
     git(repo, "tag", OLD)
     release_next_version(repo)
-    commit_all(repo, "Release 0.2.0")
+    commit_all(repo, "Release 0.3.0")
     git(repo, "tag", NEW)
     return repo.resolve()
 
 
 @pytest.fixture(scope="module")
 def teams(versions: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each team's project: copied at 0.1.0, changed in its own files, committed, updated."""
+    """Each team's project: copied at 0.2.0, changed in its own files, committed, updated."""
     root = tmp_path_factory.mktemp("teams")
     regression_render = root / "regression-render"
     run_copy(
@@ -380,14 +380,14 @@ def test_teams_change_only_their_own_files(teams: dict[str, Path], team: str) ->
 
 @pytest.mark.parametrize("team", ["classification", "regression"])
 def test_update_arrives_without_a_conflict(teams: dict[str, Path], team: str) -> None:
-    """The training loop and evaluation take 0.2.0's change; nothing conflicts."""
+    """The training loop and evaluation take 0.3.0's change; nothing conflicts."""
     project = teams[team]
     assert not files_with_conflict_markers(project)
     assert not unmerged_paths(project)
     package = package_dir(project)
     for name in ("trainer/loop.py", "evaluation/loop.py"):
         text = (package / "engine" / name).read_text(encoding="utf-8")
-        assert text.startswith(TEMPLATE_LINE), f"engine/{name} did not take 0.2.0's change"
+        assert text.startswith(TEMPLATE_LINE), f"engine/{name} did not take 0.3.0's change"
     assert (package / "task.py").read_text(encoding="utf-8") != ""
 
 

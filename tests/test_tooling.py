@@ -25,9 +25,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
-from identify.identify import tags_from_path
 
-from tests.helpers import ANSWER_SETS, REPO_ROOT, load_copier_config, render_project
+from tests.helpers import (
+    ANSWER_SETS,
+    REPO_ROOT,
+    file_hook_failures,
+    load_copier_config,
+    render_project,
+)
 from tests.workflows import (
     jobs,
     load_workflow,
@@ -81,16 +86,6 @@ DOCKER_INSTRUCTIONS = {
     "COMMENT", "ARG", "FROM", "COPY", "ENV", "WORKDIR", "RUN", "USER", "ENTRYPOINT", "CMD",
     "EXPOSE", "HEALTHCHECK",  # the serve target's port and health check (serving)
 }  # fmt: skip
-# The file hooks of pre-commit-hooks, as modules, with the identify tag pre-commit selects files by.
-FILE_HOOKS = {
-    "trailing_whitespace_fixer": ("text", []),
-    "end_of_file_fixer": ("text", []),
-    "check_yaml": ("yaml", []),
-    "check_toml": ("toml", []),
-    "check_merge_conflict": ("text", ["--assume-in-merge"]),
-    "check_added_large_files": ("file", ["--enforce-all"]),
-    "detect_private_key": ("text", []),
-}
 
 
 def _run(command: Sequence[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -235,14 +230,7 @@ def test_rendered_files_pass_the_file_hooks(rendered: RenderedProject, tmp_path:
     # As in a user's first commit: the merge-conflict and large-file hooks ask git.
     assert _run(["git", "init", "-q"], project).returncode == 0
     files = sorted(str(path.relative_to(project)) for path in project.rglob("*") if path.is_file())
-    failed = []
-    for module, (tag, args) in FILE_HOOKS.items():
-        selected = [name for name in files if tag in tags_from_path(str(project / name))]
-        result = _run(
-            [sys.executable, "-m", f"pre_commit_hooks.{module}", *args, *selected], project
-        )
-        if result.returncode != 0:
-            failed.append(f"{module}:\n{result.stdout}")
+    failed = file_hook_failures(project, files)
     assert not failed, "\n".join(failed)
 
 

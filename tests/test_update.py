@@ -1,7 +1,7 @@
 """``copier update`` between tagged versions of the template keeps its promises.
 
 The template under test (the working-tree snapshot of tests/conftest.py) is cloned once per module
-into a repository with two PEP 440 tags: ``0.1.0`` is the snapshot as it is, ``0.2.0`` adds a
+into a repository with two PEP 440 tags: ``0.2.0`` is the snapshot as it is, ``0.3.0`` adds a
 template change (see ``release_next_version``) to standards files (the generated pyproject.toml's
 coverage floor, the ``seed`` utility), to user-owned files (``configs/default.yaml``,
 ``models/mlp.py``, ``README.md``) and adds a new file (``configs/example.yaml``).
@@ -44,16 +44,16 @@ from tests.helpers import (
 )
 from tests.install import create_venv_command, install_project_command, project_env
 
-OLD, NEW = "0.1.0", "0.2.0"
+OLD, NEW = "0.2.0", "0.3.0"
 ANSWERS = ANSWER_SETS["defaults"]
 TIMED = f"update {OLD} -> {NEW}"  # the name update durations are reported under
 
 CONFIG = load_copier_config()
 USER_OWNED: list[str] = list(CONFIG.get("_skip_if_exists", []))
 
-# What 0.2.0 changes in the template, and what a user changes in the project.
-TEMPLATE_LINE = "# This line arrived with template version 0.2.0."
-README_LINE = "This line arrived with template version 0.2.0."
+# What 0.3.0 changes in the template, and what a user changes in the project.
+TEMPLATE_LINE = "# This line arrived with template version 0.3.0."
+README_LINE = "This line arrived with template version 0.3.0."
 USER_README = "\n## Our results\n\nSee NOTES.md.\n"
 USER_CONFIG_LINE = "# Our runs start from this file.\n"
 USER_NOTES = "# Notes\n\nOur own file: the template knows nothing about it.\n"
@@ -65,7 +65,7 @@ def seed_for_rank(seed: int, *, rank: int) -> int:
     return seed + rank
 '''
 
-# The engine files 0.2.0 changes: a utility, the training loop and evaluation.
+# The engine files 0.3.0 changes: a utility, the training loop and evaluation.
 ENGINE_CHANGES = ("engine/core/seed.py", "engine/trainer/loop.py", "engine/evaluation/loop.py")
 
 # Labels copier gives the two sides of an inline conflict.
@@ -199,7 +199,7 @@ def package_dir(project: Path) -> Path:
 # The template with two tags
 # --------------------------------------------------------------------------------------------------
 def release_next_version(repo: Path) -> None:
-    """Change the template the way a 0.2.0 release would: standards and user-owned files."""
+    """Change the template the way a 0.3.0 release would: standards and user-owned files."""
     edit(repo / "template" / "pyproject.toml.jinja", lower_coverage_floor)
     for pattern in (*ENGINE_CHANGES, "models/*mlp.py"):
         (module,) = repo.glob(f"template/src/*/{pattern}*")
@@ -212,7 +212,7 @@ def release_next_version(repo: Path) -> None:
 
 
 def lower_coverage_floor(text: str) -> str:
-    """The 0.2.0 change to the generated pyproject.toml: the coverage floor drops by 5."""
+    """The 0.3.0 change to the generated pyproject.toml: the coverage floor drops by 5."""
     match = re.search(r"^fail_under = (\d+)$", text, flags=re.MULTILINE)
     assert match, "no fail_under line in template/pyproject.toml.jinja"
     return replace_line(r"fail_under = \d+", f"fail_under = {int(match[1]) - 5}")(text)
@@ -220,12 +220,12 @@ def lower_coverage_floor(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def versions(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Absolute path of a template repository tagged 0.1.0 (the snapshot) and 0.2.0."""
+    """Absolute path of a template repository tagged 0.2.0 (the snapshot) and 0.3.0."""
     repo = tmp_path_factory.mktemp("versions") / "template"
     git(repo.parent, "clone", "-q", str(template_repo), repo.name)
     git(repo, "tag", OLD)
     release_next_version(repo)
-    commit_all(repo, "Release 0.2.0")
+    commit_all(repo, "Release 0.3.0")
     git(repo, "tag", NEW)
     return repo.resolve()
 
@@ -251,16 +251,16 @@ def clone(pristine: dict[str, Path], tmp_path: Path) -> Clone:
 
 
 # --------------------------------------------------------------------------------------------------
-# A project copied from 0.1.0, edited by its team, updated to 0.2.0
+# A project copied from 0.2.0, edited by its team, updated to 0.3.0
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Updated:
-    """A project updated from 0.1.0 to 0.2.0 after edits of its own; treat it as read-only."""
+    """A project updated from 0.2.0 to 0.3.0 after edits of its own; treat it as read-only."""
 
     path: Path
     answers_before: dict[str, Any]
     committed: dict[str, bytes]  # the tree the team committed before updating
-    floor: int  # the coverage floor of 0.1.0
+    floor: int  # the coverage floor of 0.2.0
 
 
 def edit_as_user(project: Path) -> None:
@@ -274,7 +274,7 @@ def edit_as_user(project: Path) -> None:
 
 @pytest.fixture(scope="module")
 def updated(pristine: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Updated:
-    """Copy 0.1.0, edit as a team would, commit, update to 0.2.0 (left uncommitted)."""
+    """Copy 0.2.0, edit as a team would, commit, update to 0.3.0 (left uncommitted)."""
     project = tmp_path_factory.mktemp("updated") / "project"
     shutil.copytree(pristine[OLD], project, symlinks=True)
     answers_before = read_answers(project)
@@ -306,7 +306,7 @@ def test_template_changes_arrive(updated: Updated) -> None:
     assert coverage_floor(updated.path / "pyproject.toml") == updated.floor - 5
     for name in ENGINE_CHANGES:
         module = (package_dir(updated.path) / name).read_text(encoding="utf-8")
-        assert module.startswith(TEMPLATE_LINE), f"{name} did not take 0.2.0's change"
+        assert module.startswith(TEMPLATE_LINE), f"{name} did not take 0.3.0's change"
     example = updated.path / "configs" / "example.yaml"
     assert example.read_text(encoding="utf-8").startswith(TEMPLATE_LINE)
 
@@ -387,9 +387,9 @@ def test_conflicting_edit_is_an_inline_conflict(clone: Clone) -> None:
 
 
 def test_update_equals_a_fresh_copy(pristine: dict[str, Path], clone: Clone) -> None:
-    """Copy 0.1.0 and update gives the tree of a 0.2.0 copy, but for the user-owned files.
+    """Copy 0.2.0 and update gives the tree of a 0.3.0 copy, but for the user-owned files.
 
-    Those keep their 0.1.0 content even when the team never edited them: they are the team's
+    Those keep their 0.2.0 content even when the team never edited them: they are the team's
     from the first copy on.
     """
     updated = clone(OLD)
@@ -399,11 +399,11 @@ def test_update_equals_a_fresh_copy(pristine: dict[str, Path], clone: Clone) -> 
     got, want = tree(updated), tree(fresh)
     assert sorted(got) == sorted(want), "the two trees hold different files"
     differing = sorted(name for name in want if got[name] != want[name])
-    assert differing, "0.2.0 changes user-owned files, so their content must differ"
+    assert differing, "0.3.0 changes user-owned files, so their content must differ"
     assert [name for name in differing if not user_owned(name)] == []
     for name in differing:
         at_copy = git(updated, "show", f"HEAD:{name}").encode()
-        assert got[name] == at_copy, f"{name} is not what 0.1.0 rendered"
+        assert got[name] == at_copy, f"{name} is not what 0.2.0 rendered"
 
 
 @pytest.mark.parametrize(
@@ -450,7 +450,7 @@ def test_deleted_files(clone: Clone) -> None:
     assert not seed.exists(), "a deleted standards file came back"
     mlp = package / "models" / "mlp.py"
     assert mlp.is_file(), "a deleted user-owned file stayed deleted"
-    assert mlp.read_text(encoding="utf-8").startswith(TEMPLATE_LINE), "not the 0.2.0 version"
+    assert mlp.read_text(encoding="utf-8").startswith(TEMPLATE_LINE), "not the 0.3.0 version"
 
 
 def test_exclude_keeps_a_user_owned_file_deleted(clone: Clone) -> None:
@@ -492,7 +492,7 @@ def test_check_update(clone: Clone) -> None:
         "latest_version": NEW,
     }
     update_project(project, NEW)
-    commit_all(project, "Update to 0.2.0")
+    commit_all(project, "Update to 0.3.0")
     result = check_update(project, "--quiet")
     assert result.returncode == 0, result.stderr
 
@@ -621,7 +621,7 @@ def test_updated_project_passes_its_gate(
 ) -> None:
     """After the update (team edits merged), ruff, mypy and pytest pass in the project.
 
-    ``template-diff`` then shows what 0.2.0 changed in the team's own files, which the update
+    ``template-diff`` then shows what 0.3.0 changed in the team's own files, which the update
     left alone. The project's slow tests (multi-process runs) are left to the render matrix.
     """
     project = tmp_path / "project"
