@@ -10,7 +10,8 @@ Either way the checkpoint is written into a hidden staging folder, flushed to di
 into place, so a crash or a full disk mid-save never damages an earlier checkpoint, and an
 existing checkpoint is never overwritten. The small pointer files ``last`` and ``best`` name the
 newest and the best checkpoint and are replaced atomically, only once the folder they name is on
-disk. A write that fails raises ``StorageError``, which says when the disk is full.
+disk (``pointers.py``, which also finds the checkpoint a path means). A write that fails raises
+``StorageError``, which says when the disk is full.
 
 ``writer.py`` saves replicated checkpoints on a background thread; ``sharded.py`` writes and reads
 the shards of sharded ones.
@@ -28,14 +29,20 @@ import safetensors.torch
 import torch
 
 from ..core.exceptions import CheckpointError, CheckpointInvalidError, CheckpointNotFoundError
-from ..core.files import file_sha256, fsync_folder, fsync_path, write_error, write_flushed
+from ..core.files import file_sha256, fsync_folder, fsync_path, write_error
 from .layout import (
     FORMAT_VERSION,
     MODEL_FILE,
     REQUIRED_STATE_KEYS,
-    SHARDED_DIR,
     STATE_FILE,
     Checkpoint,
+)
+from .pointers import (
+    find_last_checkpoint,
+    pointer_target,
+    resolve_checkpoint,
+    set_pointer,
+    set_pointers,
 )
 from .sharded import load_sharded
 
@@ -143,67 +150,12 @@ def commit_checkpoint(staging: Path, *, state: Mapping[str, Any], best: bool = F
 
 def prune_checkpoints(directory: Path, *, keep: int) -> list[Path]:
     """Delete all but the ``keep`` newest checkpoints, never one a pointer names; return them."""
-    pointed = {_pointer_target(directory / name) for name in ("last", "best")}
+    pointed = {pointer_target(directory / name) for name in ("last", "best")}
     folders = sorted(directory.glob("step-*"))
     doomed = [folder for folder in folders[:-keep] if folder.name not in pointed]
     for folder in doomed:
         shutil.rmtree(folder)
     return doomed
-
-
-def find_last_checkpoint(output_dir: Path) -> Path:
-    """Return the newest run's ``last`` checkpoint under ``output_dir`` (``--resume auto``).
-
-    Raises:
-        CheckpointNotFoundError: If no run there has a checkpoint.
-    """
-    runs = sorted(output_dir.glob("*/checkpoints/last"), key=lambda path: path.parent.parent.name)
-    if not runs:
-        raise CheckpointNotFoundError(f"no run with a checkpoint under {str(output_dir)!r}")
-    return _follow(runs[-1])
-
-
-def set_pointer(directory: Path, name: str, checkpoint: Path) -> None:
-    """Atomically make the pointer file ``directory/name`` refer to ``checkpoint``."""
-    set_pointers(directory, {name: checkpoint})
-
-
-def set_pointers(directory: Path, targets: Mapping[str, Path]) -> None:
-    """Atomically point each pointer file ``directory/<name>`` at its checkpoint folder.
-
-    Each pointer is replaced whole; the folder is flushed once for all of them.
-    """
-    temporaries: dict[str, Path] = {}
-    for name, checkpoint in targets.items():
-        temporaries[name] = directory / f".{name}.tmp"
-        try:
-            write_flushed(temporaries[name], checkpoint.name + "\n")
-        except OSError as err:
-            for temporary in temporaries.values():
-                temporary.unlink(missing_ok=True)
-            raise write_error(directory / name, err, what="pointer") from err
-    for name, temporary in temporaries.items():
-        temporary.replace(directory / name)
-    fsync_path(directory)
-
-
-def resolve_checkpoint(path: Path) -> Path:
-    """Return the checkpoint folder that ``path`` means.
-
-    ``path`` may be a checkpoint folder, a folder of checkpoints (its ``last`` pointer is
-    followed), a run folder holding ``checkpoints/``, or a pointer file such as ``best``.
-
-    Raises:
-        CheckpointNotFoundError: If no checkpoint is found there.
-    """
-    if path.is_file():
-        return path.parent if path.name in {MODEL_FILE, STATE_FILE} else _follow(path)
-    if _holds_weights(path):
-        return path
-    for pointer in (path / "last", path / "checkpoints" / "last"):
-        if pointer.is_file():
-            return _follow(pointer)
-    raise CheckpointNotFoundError(f"no checkpoint at {str(path)!r}")
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
@@ -282,26 +234,3 @@ def _unreadable(state_file: Path, err: BaseException) -> str:
 def _final(staging: Path) -> Path:
     """The folder a staging folder becomes: ``.step-00000120.tmp`` -> ``step-00000120``."""
     return staging.with_name(staging.name.removeprefix(".").removesuffix(".tmp"))
-
-
-def _follow(pointer: Path) -> Path:
-    try:
-        target = pointer.parent / pointer.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as err:
-        raise CheckpointInvalidError(f"{str(pointer)!r} is not a checkpoint pointer") from err
-    if not _holds_weights(target):
-        raise CheckpointNotFoundError(
-            f"pointer {str(pointer)!r} names {target.name!r}, which is not a checkpoint"
-        )
-    return target
-
-
-def _holds_weights(folder: Path) -> bool:
-    return (folder / MODEL_FILE).exists() or (folder / SHARDED_DIR).is_dir()
-
-
-def _pointer_target(pointer: Path) -> str | None:
-    try:
-        return pointer.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None

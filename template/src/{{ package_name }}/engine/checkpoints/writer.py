@@ -17,7 +17,7 @@ import torch
 from .store import prune_checkpoints, save_checkpoint
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from torch import nn
 
@@ -35,20 +35,35 @@ class CheckpointWriter:
     copies wait (each as large as the weights and optimizer state); ``save`` waits for room.
     ``wait`` waits until every copy is saved; both raise the error a save raised.
 
-    A copy saved with ``hold=True`` stays in memory instead (counted among the waiting ones), one
-    at a time: a newer held copy replaces it, and a newer best copy replaces a held best one.
-    Otherwise the next copy saved without ``hold``, or ``wait``, queues it first. The training
-    loop holds a checkpoint that it wants (its epoch improved the monitored metric) but that
-    comes too soon after the last one written (``train.checkpoint_min_interval``).
+    A copy saved with ``hold_for`` seconds stays in memory instead (counted among the waiting
+    ones), one at a time: a newer held copy replaces it, and a newer best copy replaces a held best
+    one. The next copy saved without ``hold_for``, or ``wait``, queues it first; if none comes
+    within ``hold_for`` seconds, a timer queues it then (and calls ``on_release``), so that no
+    held copy waits longer. The training loop holds a checkpoint that it wants (its epoch improved
+    the monitored metric) but that comes too soon after the last one written
+    (``train.checkpoint_min_interval``), until that interval has passed.
     """
 
-    def __init__(self, directory: Path, *, keep: int, max_pending: int = 2) -> None:
-        """Write into ``directory``, keeping its ``keep`` newest checkpoints (and the pointed)."""
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        keep: int,
+        max_pending: int = 2,
+        on_release: Callable[[], None] | None = None,
+    ) -> None:
+        """Write into ``directory``, keeping its ``keep`` newest checkpoints (and the pointed).
+
+        ``on_release`` is called (on the timer's thread) when a held copy is queued because its
+        time ran out.
+        """
         self.directory = directory
         self.keep = keep
         self.max_pending = max_pending
+        self.on_release = on_release
         self._pending: deque[_Job] = deque()
         self._held: _Job | None = None
+        self._timer: threading.Timer | None = None  # queues the held copy when its time is up
         self._changed = threading.Condition()
         self._running = False
         self._error: BaseException | None = None
@@ -61,12 +76,14 @@ class CheckpointWriter:
         step: int,
         best: bool,
         extra_tensors: Mapping[str, dict[str, torch.Tensor]] | None = None,
-        hold: bool = False,
+        hold_for: float | None = None,
     ) -> Path:
         """Copy the weights, ``state`` and ``extra_tensors``, queue them; return the new folder.
 
-        With ``hold`` the copy waits in memory for the next save without ``hold`` (or ``wait``).
+        With ``hold_for`` the copy waits in memory for the next save without it (or ``wait``),
+        ``hold_for`` seconds at most.
         """
+        hold = hold_for is not None
         with self._changed:
             # Room for this copy, and for a held one that it sends on its way (not one it replaces).
             sends_held = not hold and not self._replaces_held(best=best)
@@ -85,18 +102,40 @@ class CheckpointWriter:
             self._raise_error()  # a save that failed while the copy was made
             if self._replaces_held(best=best):  # only now: a failed copy keeps the held one
                 self._held = None
-            if hold:
-                self._held = job
+            if hold_for is not None:
+                self._hold(job, seconds=hold_for)
             else:
                 self._queue(job)
         return self.directory / f"step-{step:08d}"
 
-    def wait(self) -> None:
-        """Wait until every checkpoint saved, held ones too, is written; raise a save's error."""
+    def wait(self, *, held: bool = True) -> None:
+        """Wait until every checkpoint saved is written; raise a save's error.
+
+        ``held=False`` leaves a held copy in memory, waiting for its time.
+        """
         with self._changed:
-            self._queue(None)
+            if held:
+                self._queue(None)
             self._changed.wait_for(lambda: not self._running)
             self._raise_error()
+
+    def _hold(self, job: _Job, *, seconds: float) -> None:
+        """Keep ``job`` in memory for ``seconds`` at most, in place of any held one (locked)."""
+        self._held = job
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(seconds, self._release, args=(job,))
+        self._timer.daemon = True  # a process that ends never waits for it: wait() queues first
+        self._timer.start()
+
+    def _release(self, job: _Job) -> None:
+        """Queue ``job`` if it is still the held copy: its time in memory is up."""
+        with self._changed:
+            if self._held is not job:
+                return  # sent on, or replaced, in the meantime
+            self._queue(None)
+        if self.on_release is not None:
+            self.on_release()
 
     def _replaces_held(self, *, best: bool) -> bool:
         """Whether a new best copy makes the held one, an older best, unneeded."""
@@ -106,6 +145,9 @@ class CheckpointWriter:
         """Queue the held copy, then ``job``; start the writing thread (holding the lock)."""
         jobs = [held for held in (self._held, job) if held is not None]
         self._held = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._pending.extend(jobs)
         if jobs and not self._running:
             self._running = True

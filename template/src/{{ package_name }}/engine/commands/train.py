@@ -82,7 +82,7 @@ def train(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
         *(["train.profile=true"] if profile else []),
     ]
     checkpoint = None
-    if run_dir is not None and (run_dir / "checkpoints" / "last").is_file():
+    if run_dir is not None and _has_checkpoint(run_dir):
         resume = str(run_dir)  # a requeued job: the run's own config wins over --config
     if resume is None:
         resolved = load_config(config, preset=preset, overrides=overrides)
@@ -118,11 +118,18 @@ def _starting(
         return "resuming the newest run under run.output_dir"
     if resume is not None:
         return f"resuming {resume}"
-    if run_dir is not None and (run_dir / "checkpoints" / "last").is_file():
+    if run_dir is not None and _has_checkpoint(run_dir):
         return f"resuming {run_dir}"
     if config is not None:
         return f"training with {config}" + ("" if preset is None else f" (preset {preset})")
     return "training with " + ("the default config" if preset is None else f"preset {preset}")
+
+
+def _has_checkpoint(run_dir: Path) -> bool:
+    """Whether the run folder holds a whole checkpoint (its ``last`` pointer may lag behind)."""
+    from ..checkpoints.pointers import newest_checkpoint  # noqa: PLC0415 (keeps --help fast)
+
+    return newest_checkpoint(run_dir / "checkpoints") is not None
 
 
 def _group_overrides(*, seeds: str | None, fold: int | None) -> list[str]:

@@ -1,7 +1,8 @@
 """The run's learning curve: ``metrics.jsonl`` (one JSON object per epoch) and its plot.
 
-``append_metrics`` adds a line whole or not at all; ``plot_learning_curve`` draws the loss and
-the monitored metric per epoch, the best epoch marked, into ``learning_curve.png``.
+``append_metrics`` adds a line whole or not at all, and ``drop_metrics_after`` drops the lines a
+resumed run will write again; ``plot_learning_curve`` draws the loss and the monitored metric per
+epoch, the best epoch marked, into ``learning_curve.png``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..core.exceptions import ProjectError
-from ..core.files import write_error
+from ..core.files import atomic_write_text, write_error
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -28,6 +29,7 @@ __all__ = [
     "append_metrics",
     "best_epoch",
     "draw_learning_curve",
+    "drop_metrics_after",
     "learning_curve_figure",
     "plot_learning_curve",
     "read_metrics",
@@ -55,6 +57,35 @@ def append_metrics(run_dir: Path, metrics: Mapping[str, Any]) -> None:
                 raise
     except OSError as err:
         raise write_error(path, err) from err
+
+
+def drop_metrics_after(run_dir: Path, step: int) -> int:
+    """Drop the lines of ``metrics.jsonl`` past optimizer step ``step``; return how many.
+
+    A run killed after an epoch's line was written but before its checkpoint was, resumes from
+    an earlier checkpoint and trains that epoch again: its first line is dropped here, so that
+    each epoch appears once. The file is replaced atomically.
+
+    Raises:
+        StorageError: If the file cannot be rewritten; it keeps its old content.
+    """
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not _past(line, step)]
+    if len(kept) < len(lines):
+        atomic_write_text(path, "".join(kept))
+    return len(lines) - len(kept)
+
+
+def _past(line: str, step: int) -> bool:
+    """Whether a metrics line records a later step than ``step`` (a line unread is kept)."""
+    try:
+        recorded = json.loads(line).get("step")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(recorded, int) and recorded > step
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

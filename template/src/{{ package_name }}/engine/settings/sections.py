@@ -75,8 +75,9 @@ class TrainConfig(Section):
         default=10.0,
         ge=0.0,
         description="Seconds between two checkpoints written, at least: one due sooner is "
-        "skipped, or held in memory and written with the next one if its epoch improved the "
-        "monitored metric; the end of training is always saved. 0 saves whenever one is due.",
+        "skipped, or, if its epoch improved the monitored metric, held in memory until the next "
+        "save or until the interval has passed; the first checkpoint and the end of training are "
+        "always saved. 0 saves whenever one is due.",
     )
     keep_checkpoints: int = Field(
         default=3, ge=1, description="Checkpoints kept (the best one is always kept)."

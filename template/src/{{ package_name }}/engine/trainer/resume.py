@@ -2,7 +2,9 @@
 
 A resume continues with the checkpoint's own optimizer, so another ``optim.name`` is refused;
 one with nothing left to train (its epochs or ``train.max_steps`` done) is refused too, since
-it would only rewrite the run.
+it would only rewrite the run. A resume that continues in its own run folder first puts the run
+back in line with its checkpoint (``continue_run``): what a process killed while saving left
+behind (a pointer not yet moved, a metrics line of an epoch no checkpoint holds) is set right.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from ..checkpoints.pointers import repair_pointers
 from ..core.exceptions import CheckpointInvalidError, ConfigError
+from ..records.metrics import drop_metrics_after
 from .position import RESUME_KEYS, Position
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..checkpoints.layout import Checkpoint
     from ..settings.loading import Config
 
-__all__ = ["resume_position"]
+__all__ = ["continue_run", "resume_position"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,4 +92,25 @@ def _check_work_left(checkpoint: Checkpoint, config: Config, position: Position)
             f"{str(path)!r} is at step {position.step} and train.max_steps="
             f"{train.max_steps}: nothing is left to train; resume with "
             f"--set train.max_steps=N for N above {position.step}, or null for no limit"
+        )
+
+
+def continue_run(checkpoint: Checkpoint, run_dir: Path, *, step: int) -> None:
+    """Put ``run_dir`` back in line with ``checkpoint``, the newest of the run, to continue it.
+
+    The pointers name it again (``best`` too, if it was saved as the best), and the lines of
+    ``metrics.jsonl`` past its step, written before a kill cut their checkpoint short, are
+    dropped: the resumed run writes them again.
+
+    Raises:
+        StorageError: If a pointer or the metrics cannot be rewritten.
+    """
+    repair_pointers(checkpoint.path, best=bool(checkpoint.state.get("is_best")))
+    dropped = drop_metrics_after(run_dir, step)
+    if dropped:
+        logger.info(
+            "dropped %d line(s) of metrics.jsonl past step %d: no checkpoint holds them, and the "
+            "resumed run writes them again",
+            dropped,
+            step,
         )

@@ -64,15 +64,16 @@ class ModelState:
         return "sharded" if self.sharded else "replicated"
 
     def save(
-        self, *, step: int, state: dict[str, Any], best: bool, hold: bool = False
+        self, *, step: int, state: dict[str, Any], best: bool, hold_for: float | None = None
     ) -> Path | None:
         """Save the checkpoint of ``step`` with the training ``state`` (rank zero's is used).
 
         Every rank calls this; rank zero returns the checkpoint's folder, the others ``None``.
         A replicated checkpoint is copied here and written in the background (``wait`` waits
         for it); a sharded one is on disk when this returns. ``best`` points ``best`` at it.
-        ``hold`` keeps a replicated copy in memory until the next save or ``wait`` writes it
-        (see ``CheckpointWriter``); a sharded checkpoint, spread over the ranks, is written now.
+        ``hold_for`` keeps a replicated copy in memory until the next save or ``wait`` writes it,
+        that many seconds at most (see ``CheckpointWriter``); a sharded checkpoint, spread over
+        the ranks, is written now.
         """
         state = {**state, "format": self.format}
         if not self.sharded:
@@ -81,7 +82,12 @@ class ModelState:
             extra = {EMA_FILE: self.average.state_dict()} if self.average else {}
             state["optimizer"] = self.optimizer.state_dict()
             return self.writer.save(
-                self.model, state=state, step=step, best=best, extra_tensors=extra, hold=hold
+                self.model,
+                state=state,
+                step=step,
+                best=best,
+                extra_tensors=extra,
+                hold_for=hold_for,
             )
         staging = prepare_staging(self.directory, step=step) if self.ranks.is_main else None
         staging = self.ranks.broadcast_object(staging)  # every rank writes into the same folder
