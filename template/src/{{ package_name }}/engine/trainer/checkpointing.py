@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from ..distributed.ranks import Distributed
-    from ..settings.sections import TrainConfig
+    from ..settings.training import TrainConfig
 
 __all__ = ["SaveSchedule"]
 

@@ -14,7 +14,7 @@ import torch
 if TYPE_CHECKING:
     from ..core.signals import StopSignal
     from ..distributed.ranks import Distributed
-    from ..settings.sections import TrainConfig
+    from ..settings.training import TrainConfig
     from .position import Position
     from .results import EpochCallback, EpochResult, StopReason
 
