@@ -78,6 +78,7 @@ WORKDIR_PAGES = [
     "docs/tutorial.md",
     "docs/reference/questions.md",
     "docs/how-to/track-experiments.md",
+    "docs/how-to/image-folders.md",
 ]
 PAGES_WITH_A_PROJECT = frozenset({"docs/how-to/track-experiments.md"})
 # The rendered project whose README and docs site run: every optional part answered yes.

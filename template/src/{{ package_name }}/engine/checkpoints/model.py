@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from ..core.exceptions import CheckpointInvalidError
+from ..seam.pretrained import restoring_weights
 from ..seam.task import project_task
 from ..settings.loading import Config, config_type
 from .averages import load_averages_into
@@ -69,7 +70,8 @@ def load_model(
         ) from err
     sizes = checkpoint_sizes(checkpoint)
     instance = task_type(config.task)
-    model = instance.build_model(config.model, sizes).to(device)
+    with restoring_weights():  # the checkpoint's weights replace any pretrained start
+        model = instance.build_model(config.model, sizes).to(device)
     load_weights(model, checkpoint, device=device)
     if config.train.ema_decay is not None:  # the averages are what the run validated and chose
         load_averages_into(model, checkpoint)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..core.log import setup_logging
 from .options import Device, Quiet, Verbose, verbosity
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..seam.specs import TensorSpec
 
 __all__ = ["ExpectSha256", "ExportFormat", "export", "predict"]
 
@@ -130,12 +135,14 @@ def predict(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
             "checkpoint, checkpoints or run folder.",
         ),
     ],
-    input_path: Annotated[
-        Path,
+    inputs: Annotated[
+        list[Path],
         typer.Argument(
-            metavar="INPUT",
+            metavar="INPUT...",
             help="CSV file of features (the label column is ignored), or .npz archive with one "
-            "array per model input.",
+            "array per model input; or, for a model that takes images, image files and folders "
+            "of them.",
+            show_default=False,
         ),
     ],
     output: Annotated[
@@ -156,26 +163,56 @@ def predict(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Predict every row of INPUT: what a prediction holds is the task's (the contract says)."""
+    """Predict every row of INPUT, or every image: what a prediction holds is the task's."""
     setup_logging(verbosity(quiet=quiet, verbose=verbose))
     from ..core.device import resolve_device  # noqa: PLC0415
     from ..core.exceptions import InputValidationError  # noqa: PLC0415
-    from ..data.files import read_inputs  # noqa: PLC0415 (keeps --help fast)
+    from ..data.image_folder import image_paths  # noqa: PLC0415 (keeps --help fast)
     from ..deploy.predictor import Predictor, write_predictions  # noqa: PLC0415
 
-    _check_output(output, input_path)
+    for input_path in inputs:
+        _check_output(output, input_path)
+    images = image_paths(inputs)
     predictor = Predictor.load(model, device=resolve_device(device), expect_sha256=expect_sha256)
-    inputs = read_inputs(input_path, predictor.contract.inputs, label_column=label_column)
+    values = _read(inputs, images, predictor.contract.inputs, label_column=label_column)
     try:
-        predictions = predictor.predict(inputs, batch_size=batch_size)
+        predictions = predictor.predict(values, batch_size=batch_size)
     except InputValidationError as err:  # it names the input and the row; add the file
-        raise InputValidationError(f"data file {str(input_path)!r}: {err}") from err
+        raise InputValidationError(f"data file {str(inputs[0])!r}: {err}") from err
+    files = None if images is None else [str(path) for path in images]
     try:
-        write_predictions(output, predictions)
+        write_predictions(output, predictions, files=files)
     except OSError as err:  # a StorageError (no strerror) says what it could not write, and why
         reason = err.strerror and f"cannot write {str(output)!r}: {err.strerror}"
         raise typer.BadParameter(reason or str(err), param_hint="--output") from err
     typer.echo(f"wrote {len(predictions)} predictions to {output}")
+
+
+def _read(
+    inputs: list[Path],
+    images: list[Path] | None,
+    specs: list[TensorSpec],
+    *,
+    label_column: str,
+) -> dict[str, torch.Tensor]:
+    """The model's inputs: from images, or from the one CSV or .npz file given.
+
+    Raises:
+        DataError: If the files do not fit the model's inputs.
+    """
+    from ..core.exceptions import DataError  # noqa: PLC0415
+    from ..data.files import read_inputs  # noqa: PLC0415
+    from ..data.images import read_images  # noqa: PLC0415
+
+    if images is not None:
+        if len(specs) != 1:
+            raise DataError(f"images are one input, the model takes {[s.name for s in specs]}")
+        return {specs[0].name: read_images(images, specs[0])}
+    if len(inputs) != 1:
+        raise DataError(
+            f"{len(inputs)} inputs given: pass one CSV or .npz file, or image files and folders"
+        )
+    return read_inputs(inputs[0], specs, label_column=label_column)
 
 
 def _check_output(output: Path, input_path: Path) -> None:

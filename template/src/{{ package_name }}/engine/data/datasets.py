@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sized
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 import torch
 from torch.utils.data import Dataset, Subset
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..seam.sections import DataSection
     from ..seam.task import Data
 
-__all__ = ["Splits", "TensorData", "dataset_length", "split_data", "subset"]
+__all__ = ["Splits", "Takes", "TensorData", "dataset_length", "split_data", "subset"]
 
 _SPLIT_STREAM = 1_000_003
 
@@ -81,9 +81,21 @@ class Splits:
     test: Dataset[Any] | None = None
 
 
+@runtime_checkable
+class Takes(Protocol):
+    """A dataset that makes its own subsets (``TensorData``, ``ImageFiles``)."""
+
+    def take(self, indices: torch.Tensor) -> Dataset[Any]:
+        """The samples at ``indices``, as a dataset of the same kind."""
+        ...
+
+
 def subset(dataset: Dataset[Any], indices: torch.Tensor) -> Dataset[Any]:
-    """The samples of ``dataset`` at ``indices``: a ``TensorData`` stays one, others are wrapped."""
-    if isinstance(dataset, TensorData):
+    """The samples of ``dataset`` at ``indices``: a dataset that ``Takes`` makes its own subset.
+
+    Others are wrapped in a ``Subset``.
+    """
+    if isinstance(dataset, Takes):
         return dataset.take(indices)
     return Subset(dataset, indices.tolist())
 

@@ -5,6 +5,9 @@ Data held in memory (``TensorData``) is batched by gathering each batch in one s
 map-style dataset goes through a ``DataLoader`` (with ``data.num_workers`` worker processes)
 over the same sampler. Either way an epoch's order depends on the seed and the epoch alone, so
 a resumed run continues mid-epoch exactly where it stopped, and each rank reads its own share.
+A dataset that augments by epoch (``sampler.augments_by_epoch``) is trained on ``EpochIndex``
+pairs. An error of this package that a worker process raises reaches the caller as the worker
+raised it, one line, not wrapped in the worker's traceback.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 from torch.utils.data import DataLoader
 
+from ..core.exceptions import ProjectError
 from ..core.seed import make_generator, seed_worker
 from ..core.signals import ignore_stop_signals
 from .datasets import TensorData, dataset_length
 from .npy_rows import NpyBatches, NpyRows
+from .sampler import EpochIndices, augments_by_epoch
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -27,14 +32,16 @@ if TYPE_CHECKING:
 
     from ..seam.sections import DataSection
     from .datasets import Splits
-    from .sampler import EpochSampler
+    from .sampler import EpochIndex, EpochSampler
 
 __all__ = [
     "Batches",
     "TensorBatches",
+    "WorkerErrors",
     "build_loaders",
     "eval_batches",
     "start_worker",
+    "worker_message",
 ]
 
 
@@ -141,6 +148,8 @@ def _batches(
         )
     if isinstance(dataset, NpyRows):  # on disk: windows of rows, never the whole set
         return NpyBatches(dataset, batch_size=config.batch_size, sampler=sampler)
+    if augments_by_epoch(dataset):  # each sample's randomness from (seed, epoch, index)
+        return _loader(dataset, config, sampler=EpochIndices(sampler), pin_memory=pin_memory)
     return _loader(dataset, config, sampler=sampler, pin_memory=pin_memory)
 
 
@@ -148,11 +157,11 @@ def _loader(
     dataset: Dataset[Any],
     config: DataSection,
     *,
-    sampler: Iterable[int] | None,
+    sampler: Iterable[int] | Iterable[EpochIndex] | None,
     pin_memory: bool,
-) -> DataLoader[Any]:
+) -> Batches:
     has_workers = config.num_workers > 0
-    return DataLoader(
+    loader = DataLoader(
         dataset,
         batch_size=config.batch_size,
         sampler=sampler,
@@ -164,6 +173,43 @@ def _loader(
         worker_init_fn=start_worker if has_workers else None,
         persistent_workers=has_workers,
     )
+    return WorkerErrors(loader) if has_workers else loader
+
+
+class WorkerErrors:
+    """A ``DataLoader`` whose workers' errors of this package are raised as the worker raised them.
+
+    ``DataLoader`` raises a worker's exception again in the parent with the worker's whole
+    traceback as its message; the one line the worker's own error said is what a user needs.
+    """
+
+    def __init__(self, loader: DataLoader[Any]) -> None:
+        """Iterate ``loader``."""
+        self.loader = loader
+
+    def __len__(self) -> int:
+        """Number of batches."""
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Yield the loader's batches."""
+        try:
+            yield from self.loader
+        except ProjectError as err:
+            raise type(err)(worker_message(err)) from None
+
+
+def worker_message(err: BaseException) -> str:
+    """The message a worker's error had, out of the traceback ``DataLoader`` wraps it in."""
+    text = str(err)
+    if not text.startswith("Caught ") or "Traceback" not in text:
+        return text
+    name = type(err).__name__
+    for line in reversed(text.rstrip().splitlines()):
+        head, colon, message = line.partition(": ")
+        if colon and (head == name or head.endswith(f".{name}")):
+            return message
+    return text
 
 
 def start_worker(worker_id: int) -> None:

@@ -2,12 +2,15 @@
 
 Because an epoch's order depends on nothing else, a resumed run rebuilds it and continues
 part-way through, and every rank of a distributed run takes its own share of the same order.
+A dataset that augments its samples is given ``EpochIndex`` pairs instead of plain indices
+(``EpochIndices``), so that it can draw each sample's randomness from the seed, the epoch and
+the index alone, whichever worker process reads it.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch.utils.data import Sampler
@@ -17,7 +20,7 @@ from ..core.seed import make_generator
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["EpochSampler"]
+__all__ = ["EpochIndex", "EpochIndices", "EpochSampler", "augments_by_epoch"]
 
 
 class EpochSampler(Sampler[int]):
@@ -62,3 +65,37 @@ class EpochSampler(Sampler[int]):
     def __len__(self) -> int:
         """Indices left in this epoch."""
         return max(self.per_rank - self.start, 0)
+
+
+class EpochIndex(NamedTuple):
+    """A training sample's index (``sample``), with the epoch it is read for."""
+
+    epoch: int
+    sample: int
+
+
+def augments_by_epoch(dataset: object) -> bool:
+    """Whether ``dataset`` takes ``EpochIndex`` pairs when it is trained on (see ``EpochIndices``).
+
+    A dataset says so with a class attribute ``augments_by_epoch = True``; it must take plain
+    indices too, which evaluation and prediction pass.
+    """
+    return getattr(dataset, "augments_by_epoch", False) is True
+
+
+class EpochIndices(Sampler[EpochIndex]):
+    """An ``EpochSampler``'s indices, each paired with the sampler's current epoch."""
+
+    def __init__(self, sampler: EpochSampler) -> None:
+        """Pair the indices of ``sampler`` with its epoch, read as each epoch starts."""
+        super().__init__()
+        self.sampler = sampler
+
+    def __iter__(self) -> Iterator[EpochIndex]:
+        """Yield this epoch's indices (this rank's share, from ``start`` on) with the epoch."""
+        epoch = self.sampler.epoch
+        return (EpochIndex(epoch, index) for index in self.sampler)
+
+    def __len__(self) -> int:
+        """Indices left in this epoch."""
+        return len(self.sampler)

@@ -26,12 +26,13 @@ from ..checkpoints.model import load_model
 from ..checkpoints.store import resolve_checkpoint
 from ..core.exceptions import ConfigError, InputValidationError, PackageInvalidError
 from ..core.files import atomic_write_text, file_sha256
+from ..seam.pretrained import restoring_weights
 from .fitting import check_output_spec, check_outputs, model_settings, task_of
 from .package import CONTRACT_FILE, describe_model, load_package
 from .portable import FILE_NAMES, load_portable, split_model_path
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from torch import nn
@@ -191,7 +192,8 @@ class Predictor:
         """The task's model, built from the contract's settings, with the package's weights."""
         contract = package.contract
         settings = model_settings(contract, type(task).model_types(), where=package.path)
-        model = task.build_model(settings, dict(contract.sizes))
+        with restoring_weights():  # the package's weights replace any pretrained start
+            model = task.build_model(settings, dict(contract.sizes))
         try:
             safetensors.torch.load_model(
                 model, str(package.weights_path), strict=True, device=str(device)
@@ -297,9 +299,16 @@ class Predictor:
         return Predictions(fields=fields, spec=spec)
 
 
-def write_predictions(path: Path, predictions: Predictions) -> None:
-    """Write one CSV row per sample: its index, then every column of ``predictions.columns``."""
+def write_predictions(
+    path: Path, predictions: Predictions, *, files: Sequence[str] | None = None
+) -> None:
+    """Write one CSV row per sample: its index, then every column of ``predictions.columns``.
+
+    ``files`` names the file each row was read from (images), in a ``file`` column after it.
+    """
     table = predictions.columns()
+    if files is not None:
+        table = {"file": list(files), **table}
     lines = [",".join(["row", *table])]
     for row, values in enumerate(zip(*table.values(), strict=True)):
         lines.append(",".join([str(row), *(_csv_cell(value) for value in values)]))

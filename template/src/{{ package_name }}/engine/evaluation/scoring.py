@@ -52,9 +52,9 @@ class Score:
 def data_file_overrides(data_type: type[DataSection], path: Path) -> list[str]:
     """The ``data`` overrides that make a task read the file at ``path``.
 
-    They set ``data.path``, and ``data.source`` to the file's suffix (``csv``, ``npz``) when the
-    task's data section has a ``source``. The task's ``DataConfig`` checks them like any other
-    override.
+    They set ``data.path``, and ``data.source`` to the file's suffix (``csv``, ``npz``), or to
+    ``folder`` for a folder, when the task's data section has a ``source``. The task's
+    ``DataConfig`` checks them like any other override.
 
     Raises:
         ConfigError: If the task's data section has no ``path`` to read a file from.
@@ -67,7 +67,8 @@ def data_file_overrides(data_type: type[DataSection], path: Path) -> list[str]:
         )
     overrides = [f"data.path={path}"]
     if "source" in fields:
-        overrides.append(f"data.source={path.suffix.removeprefix('.').lower()}")
+        kind = "folder" if path.is_dir() else path.suffix.removeprefix(".").lower()
+        overrides.append(f"data.source={kind}")
     return overrides
 
 

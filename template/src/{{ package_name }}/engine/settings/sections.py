@@ -8,7 +8,7 @@ section, the largest, lives in ``training.py``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -34,6 +34,16 @@ class OptimConfig(Section):
     )
     warmup_steps: int = Field(
         default=0, ge=0, description="Optimizer steps of linear warm-up from 0 to optim.lr."
+    )
+    lr_groups: dict[str, Annotated[float, Field(gt=0.0, le=10.0)]] = Field(
+        default_factory=dict,
+        description="Peak learning rates of parts of the model, by name (backbone: the "
+        "parameters whose names start with backbone.); the rest train at optim.lr.",
+    )
+    freeze_epochs: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Epochs a part of the model, by name as in optim.lr_groups, stays frozen at "
+        "the start: its learning rate is 0, so its weights stay as they were.",
     )
 
 
