@@ -216,6 +216,25 @@ def test_odd_name_derives_valid_identifiers(rendered_by_name: RenderedBy) -> Non
     assert answers["package_name"] == "deep_vision_q3_experiments"
 
 
+def test_lines_fit_any_package_name() -> None:
+    """No Python line of the template passes the line length once the longest name fills it in.
+
+    A rendered project is checked by ruff for the names of the answer sets its task has; this
+    catches a long ``from {{ package_name }}...`` line in the files of every task at once.
+    """
+    longest = "deep_vision_q3_experiments"  # the odd names' package, the longest of the sets
+    limit = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "ruff"
+    ]["line-length"]
+    long_lines = [
+        f"{path.relative_to(REPO_ROOT)}:{number}"
+        for path in sorted((REPO_ROOT / "template").rglob("*.py*"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "{{ package_name }}" in line and len(line.replace("{{ package_name }}", longest)) > limit
+    ]
+    assert not long_lines, f"over {limit} characters with package {longest!r}: {long_lines}"
+
+
 def test_dogfood(rendered_by_name: RenderedBy) -> None:
     """This repository lints its tests with the ruff settings the generated project ships."""
     shipped = _pyproject(rendered_by_name("defaults").path)["tool"]["ruff"]

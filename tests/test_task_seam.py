@@ -294,7 +294,7 @@ TASK_DEPENDENCIES = {"image_classification": ["pillow>=11.0"]}
 
 
 def without_task_dependencies(pyproject: bytes, task: str) -> bytes:
-    """``pyproject.toml`` without the lines that add ``task``'s dependencies (and their comments)."""
+    """``pyproject.toml`` without the lines adding ``task``'s dependencies (and their comments)."""
     lines = pyproject.decode("utf-8").splitlines(keepends=True)
     kept: list[str] = []
     for line in lines:

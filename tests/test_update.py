@@ -587,7 +587,7 @@ def changelog_sections() -> dict[str, str]:
 def test_changelog_versions() -> None:
     """Every CHANGELOG entry is a PEP 440 version and says what an update asks of the user."""
     sections = changelog_sections()
-    assert OLD in sections, "CHANGELOG.md has no entry for the first version"
+    assert any(version != "Unreleased" for version in sections), "CHANGELOG.md has no release"
     for version, body in sections.items():
         if version == "Unreleased":
             continue
