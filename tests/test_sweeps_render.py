@@ -48,7 +48,14 @@ def test_sweeps_package(project: tuple[bool, Path]) -> None:
         assert not package.exists()
         return
     modules = sorted(module.name for module in package.glob("*.py"))
-    assert modules == ["__init__.py", "report.py", "space.py", "study.py"]
+    assert modules == [
+        "__init__.py",
+        "record.py",
+        "report.py",
+        "space.py",
+        "storage.py",
+        "study.py",
+    ]
 
 
 def test_dependency(project: tuple[bool, Path]) -> None:

@@ -8,6 +8,8 @@ batched sample by sample through a ``DataLoader``.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Sized
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
@@ -25,7 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Splits", "Takes", "TensorData", "dataset_length", "split_data", "subset"]
 
+logger = logging.getLogger(__name__)
+
 _SPLIT_STREAM = 1_000_003
+_FEW_PER_FOLD = 5  # validation samples below which a fold's metrics are mostly noise
 
 
 class TensorData(Dataset[Any]):
@@ -169,9 +174,33 @@ def _train_and_val(
             f"data.folds={config.folds} needs at least {config.folds} samples to validate on, "
             f"got {len(rest)}"
         )
+    if len(rest) // config.folds < _FEW_PER_FOLD:
+        _warn_small_folds(config.folds, len(rest))
     folds = torch.tensor_split(rest, config.folds)
     train = torch.cat([fold for index, fold in enumerate(folds) if index != config.fold])
     return train, folds[config.fold]
+
+
+@functools.cache  # once per process: every fold of --all-folds splits the same way
+def _warn_small_folds(folds: int, samples: int) -> None:
+    """Say that ``folds`` folds of ``samples`` samples each validate on too few."""
+    smallest, largest = samples // folds, -(-samples // folds)
+    sizes = f"{smallest}" if smallest == largest else f"{smallest} or {largest}"
+    sizes += " sample" if largest == 1 else " samples"
+    most = samples // _FEW_PER_FOLD
+    advice = (
+        f"at most {most} folds validate on {_FEW_PER_FOLD} or more each"
+        if most >= 2
+        else "data.val_fraction holds out one larger validation set"
+    )
+    logger.warning(
+        "data.folds=%d on %d samples: each fold validates on %s, too few for its metrics to "
+        "mean much; %s",
+        folds,
+        samples,
+        sizes,
+        advice,
+    )
 
 
 def _check_presplit(data: Data, config: DataSection) -> None:

@@ -43,6 +43,7 @@ TABLE_SUFFIXES = frozenset({".csv", ".parquet"})
 _SUFFIXES = (*sorted(TABLE_SUFFIXES), ".npz")
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 MAX_CLASSES = 100_000  # labels imply this many classes at most (the model has one output each)
 
 
@@ -135,12 +136,22 @@ def read_csv(
     return read_table(path, label_column=label_column, need_labels=need_labels)
 
 
-def read_arrays(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
+def read_arrays(
+    path: Path, names: Sequence[str], *, within_float32: bool = True
+) -> dict[str, np.ndarray]:
     """Load the numeric arrays ``names`` from an ``.npz`` archive, checked to agree in length.
+
+    Args:
+        path: The archive.
+        names: The arrays to load.
+        within_float32: Also refuse values beyond float32's range (1e39 in a float64 array),
+            which a model computing in float32 would read as infinite. ``predict`` checks them
+            against the model's own element type instead.
 
     Raises:
         DataError: If the file is not a readable archive, an array is missing, not numeric,
-            empty, holds NaN or infinite values, or the arrays differ in length.
+            empty, holds NaN or infinite values (or values beyond float32's range), or the
+            arrays differ in length; the message names the file, the array and the row.
     """
     _check_exists(path)
     if _suffix(path) != ".npz":
@@ -166,7 +177,10 @@ def read_arrays(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
                 f"data file {str(path)!r} must hold arrays {list(names)}; it has {present}"
             )
         arrays = {
-            name: _numeric(_array(archive, name, path=path), path=path, name=name) for name in names
+            name: _numeric(
+                _array(archive, name, path=path), path=path, name=name, limit=within_float32
+            )
+            for name in names
         }
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
@@ -189,7 +203,8 @@ def read_inputs(
     """
     _check_exists(path)
     if _suffix(path) == ".npz":
-        arrays = read_arrays(path, [spec.name for spec in specs])
+        # The predictor checks the values against the model's element type.
+        arrays = read_arrays(path, [spec.name for spec in specs], within_float32=False)
         for spec in specs:
             _check_shape(arrays[spec.name], spec, path=path)
         return {name: torch.from_numpy(array) for name, array in arrays.items()}
@@ -237,7 +252,7 @@ def _array(archive: np.lib.npyio.NpzFile, name: str, *, path: Path) -> np.ndarra
     return array
 
 
-def _numeric(array: np.ndarray, *, path: Path, name: str) -> np.ndarray:
+def _numeric(array: np.ndarray, *, path: Path, name: str, limit: bool) -> np.ndarray:
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise DataError(
             f"data file {str(path)!r}: array {name!r} has dtype {array.dtype}, not numbers"
@@ -247,9 +262,21 @@ def _numeric(array: np.ndarray, *, path: Path, name: str) -> np.ndarray:
             f"data file {str(path)!r}: array {name!r} has shape {array.shape}; "
             "expected at least one dimension and one row"
         )
-    if not np.isfinite(array).all():
-        raise DataError(f"data file {str(path)!r}: array {name!r} holds NaN or infinite values")
-    return array
+    finite = np.isfinite(array)
+    if limit and array.dtype.kind == "f" and array.dtype.itemsize > 4:
+        finite &= np.abs(array) <= _FLOAT32_MAX
+    if finite.all():
+        return array
+    where = tuple(int(index[0]) for index in np.nonzero(~finite))
+    value = float(array[where])
+    position = f"row {where[0]}" + (f", index {where}" if len(where) > 1 else "")
+    what = (
+        f"{value:g} at {position}, beyond the range of float32 (±{_FLOAT32_MAX:.4g}), the "
+        "element type models compute in"
+        if np.isfinite(value)
+        else f"NaN or infinite values (first at {position}: {value})"
+    )
+    raise DataError(f"data file {str(path)!r}: array {name!r} holds {what}")
 
 
 def _check_shape(array: np.ndarray, spec: TensorSpec, *, path: Path) -> None:

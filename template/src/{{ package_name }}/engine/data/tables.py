@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["column_names", "csv_header", "parse_number", "read_table"]
 
 _ARROW_ROW = re.compile(r"Row #(\d+)")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _BLOCK_BYTES = 1 << 20  # pyarrow's CSV blocks of 1 MiB (256 and 512 KiB were slower)
 _SAMPLE_BYTES = 1 << 20  # the start of a CSV file whose lines estimate its row count
 
@@ -184,14 +185,22 @@ class _Filling:
             self.labels = labels
 
     def _check_finite(self, block: np.ndarray, indices: list[int]) -> None:
-        finite = np.isfinite(block)
+        """Refuse NaN, infinities and values that float32 cannot hold (float64 labels can).
+
+        The models compute in float32, where a label of 1e39 is infinite: the loss would turn
+        NaN steps later, with no word of the file.
+        """
+        finite = np.isfinite(block) & (np.abs(block) <= _FLOAT32_MAX)
         if finite.all():
             return
         row, column = (int(position[0]) for position in np.nonzero(~finite))
         name = self.columns.names[indices[column]]
         number = self.count + row + self.first_row
         text = _csv_cell(self.path, number, name) or str(block[row, column])
-        raise DataError(f"data file {str(self.path)!r} column {name!r} row {number} holds {text!r}")
+        beyond = f", beyond the range of float32 (±{_FLOAT32_MAX:.4g})" if _finite(text) else ""
+        raise DataError(
+            f"data file {str(self.path)!r} column {name!r} row {number} holds {text!r}{beyond}"
+        )
 
 
 def _read_csv(
@@ -286,6 +295,14 @@ def _csv_row(path: Path, row: int) -> list[str] | None:
                     ) from err
                 return next(csv.reader([text.rstrip("\r\n")]), [])
     return None
+
+
+def _finite(text: str) -> bool:
+    """Whether ``text`` is a finite number (in float64: 1e39 is, though float32 cannot hold it)."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _csv_cell(path: Path, row: int, name: str) -> str | None:

@@ -161,6 +161,11 @@ def process_group(
     """
     launch = launch_environment()
     if launch is None:
+        if config.strategy == "fsdp":  # ddp, the default, asks for nothing more than one process
+            logger.warning(
+                "distributed.strategy=fsdp, but torchrun did not start this process: it trains "
+                "alone, nothing sharded; start it with torchrun --nproc-per-node=N to shard"
+            )
         yield Distributed(), device
         return
     rank, world_size, local_rank = launch

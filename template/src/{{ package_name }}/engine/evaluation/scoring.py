@@ -106,10 +106,10 @@ def score_checkpoint(
         base = config.model_dump(mode="json")
         config = load_config(base=base, overrides=data_overrides, task=type(loaded.task))
     data = loaded.task.load_data(config.data, seed=config.train.seed)
-    _check_sizes(data.sizes, loaded.sizes)
+    _check_sizes(data.sizes, loaded.sizes, source=_data_name(config.data))
     dataset = _pick(data, split, config=config.data, seed=config.train.seed)
     batches = eval_batches(dataset, config.data)
-    _check_inputs(batches, loaded.task, loaded.sizes)
+    _check_inputs(batches, loaded.task, loaded.sizes, source=_data_name(config.data))
     metrics = evaluate(
         loaded.model,
         batches,
@@ -134,7 +134,13 @@ def _pick(data: Data, split: SplitName, *, config: DataSection, seed: int) -> Da
     return splits.train if split == "train" else splits.val
 
 
-def _check_sizes(data_sizes: Sizes, model_sizes: Sizes) -> None:
+def _data_name(config: DataSection) -> str:
+    """What the data was read from, for messages: its file where the data section has one."""
+    path = getattr(config, "path", None)
+    return "the data" if path is None else f"data file {str(path)!r}"
+
+
+def _check_sizes(data_sizes: Sizes, model_sizes: Sizes, *, source: str) -> None:
     """Refuse data that needs a larger model (more classes); a file may lack the last classes."""
     larger = {
         key: value
@@ -143,11 +149,16 @@ def _check_sizes(data_sizes: Sizes, model_sizes: Sizes) -> None:
     }
     if larger:
         wanted = {key: model_sizes[key] for key in larger}
-        raise DataError(f"the data has sizes {larger}, the model was built for {wanted}")
+        raise DataError(f"{source}: sizes {larger}, but the model was built for {wanted}")
 
 
-def _check_inputs(batches: Iterable[Any], task: Task[Any, Any], sizes: Sizes) -> None:
-    """Compare the first batch's inputs with the model's input specs, naming what differs."""
+def _check_inputs(
+    batches: Iterable[Any], task: Task[Any, Any], sizes: Sizes, *, source: str
+) -> None:
+    """Compare the first batch's inputs with the model's input specs, naming what differs.
+
+    ``source`` names the data in the message (``data file 'x.csv'``, or ``the data``).
+    """
     batch = next(iter(batches), None)
     if batch is None:
         return
@@ -163,6 +174,7 @@ def _check_inputs(batches: Iterable[Any], task: Task[Any, Any], sizes: Sizes) ->
         )
         if not fits:
             wanted = ", ".join("N" if size is None else str(size) for size in spec.shape)
+            got = ", ".join(["N", *(str(size) for size in shape[1:])])  # N: a batch's rows
             raise DataError(
-                f"the data's input {spec.name!r} has shape {shape}, the model takes ({wanted})"
+                f"{source}: input {spec.name!r} has shape ({got}), the model takes ({wanted})"
             )

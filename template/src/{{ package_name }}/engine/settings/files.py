@@ -26,7 +26,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError as err:
         raise ConfigError(f"config file {str(path)!r} does not exist") from err
     except OSError as err:
-        raise ConfigError(f"config file {str(path)!r} cannot be read: {err.strerror}") from err
+        reason = err.strerror or err  # an OSError raised by Python code has no strerror
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {reason}") from err
     except UnicodeDecodeError as err:
         raise ConfigError(f"config file {str(path)!r} is not UTF-8 text: {err.reason}") from err
     try:

@@ -37,6 +37,8 @@ __all__ = ["GroupResult", "Member", "describe_summary", "group_members", "summar
 
 logger = logging.getLogger(__name__)
 
+_MANY_SEEDS = 100  # more runs of one config than measuring its spread needs
+
 
 @dataclass(frozen=True)
 class Member:
@@ -85,16 +87,41 @@ def group_members(config: Config, *, all_folds: bool = False) -> list[Member]:
         The members, or an empty list when the config trains a single run.
 
     Raises:
-        ConfigError: If ``all_folds`` is asked without ``data.folds``.
+        ConfigError: If ``all_folds`` is asked without ``data.folds``, or a seed is given twice.
     """
     folds = config.data.folds
     if all_folds and folds is None:
         raise ConfigError("--all-folds needs data.folds, the number of folds (such as 5)")
     if not config.train.seeds and not all_folds:
         return []
+    if config.train.seeds:
+        _check_seeds(config.train.seeds)
     seeds: list[int | None] = [*config.train.seeds] if config.train.seeds else [None]
     fold_indices: list[int | None] = list(range(folds)) if all_folds and folds else [None]
     return [Member(seed, fold) for seed, fold in product(seeds, fold_indices)]
+
+
+def _check_seeds(seeds: list[int]) -> None:
+    """Refuse a seed given twice; warn of more seeds than a spread needs.
+
+    Raises:
+        ConfigError: If a seed is given twice: it would train the same run again, and the
+            statistics would count it twice.
+    """
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        names = ", ".join(str(seed) for seed in repeated)
+        distinct = ",".join(str(seed) for seed in dict.fromkeys(seeds))
+        raise ConfigError(
+            f"train.seeds gives {names} more than once: a seed trains the same run each time; "
+            f"give each seed once, such as {distinct}"
+        )
+    if len(seeds) > _MANY_SEEDS:
+        logger.warning(
+            "train.seeds asks for %d runs of one config, one after another; a handful of seeds "
+            "(3 to 10) measure how much its metrics vary",
+            len(seeds),
+        )
 
 
 def train_group(

@@ -144,9 +144,9 @@ def _importances(study: optuna.Study) -> dict[str, float]:
     """Each parameter's share of the value's variation; empty before two trials finish."""
     if len(study.get_trials(deepcopy=False, states=(_COMPLETE,))) < 2:
         return {}
-    evaluator = optuna.importance.PedAnovaImportanceEvaluator()
     with warnings.catch_warnings():  # older Optuna releases flag the evaluator as experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        evaluator = optuna.importance.PedAnovaImportanceEvaluator()  # it warns as it is made
         try:
             return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
         except (ValueError, RuntimeError):  # too few distinct values to compare

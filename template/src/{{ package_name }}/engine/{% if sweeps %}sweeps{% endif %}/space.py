@@ -105,7 +105,8 @@ class SearchSpace:
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as err:
-            raise ConfigError(f"search space {str(path)!r} cannot be read: {err.strerror}") from err
+            reason = err.strerror or err  # an OSError raised by Python code has no strerror
+            raise ConfigError(f"search space {str(path)!r} cannot be read: {reason}") from err
         except yaml.YAMLError as err:
             raise ConfigError(f"search space {str(path)!r} is not valid YAML: {err}") from err
         if not isinstance(raw, dict) or not raw:

@@ -1,17 +1,23 @@
 """Run a sweep: one Optuna study, one normal training run per trial, pruned by epoch.
 
 The study is created the first time and loaded every time after, from SQLite under
-``<run.output_dir>/sweeps/<study>/study.db`` or from the database ``storage`` names. It records
-its search space and base config, so a sweep started again continues the same search, and
-refuses to mix trials of another space or config into it. ``trials`` is the number of finished
-(complete or pruned) trials the study should hold: a sweep stopped after 3 of 6 runs 3 more when
-started again; several processes on one study share the count, and may overshoot it by the
-trials they have running when it is reached.
+``<run.output_dir>/sweeps/<study>/study.db`` or from the database ``storage`` names; several
+workers may start on one new study at once (``storage.py``). It records its search space and
+base config, so a sweep started again continues the same search, and refuses to mix trials of
+another space or config into it. ``trials`` is the number of finished (complete or pruned)
+trials the study should hold: a sweep stopped after 3 of 6 runs 3 more when started again.
+Several workers on one study share the count: each starts a trial only while the study holds
+fewer than ``trials`` finished ones, and lets its running trial finish when another worker's
+reaches the count, so a study of W workers ends with at most ``trials + W - 1`` finished trials.
+Each trial's parameters are drawn from the config's seed and the trial's number, so two workers
+never draw the same ones, and one worker draws the same ones every time.
 
 Each trial trains ``train()`` on the base config with the sampled values, reports the task's
 monitored validation metric after every epoch and is pruned when the pruner says so. Its value is
 the best monitored value of its run. A trial stopped by Ctrl-C or SIGTERM is marked failed, its
-values are queued to run first next time, and the sweep stops.
+values are queued to run first next time, and the sweep stops. A trial whose process was
+killed outright is marked failed, and its values queued, by the next worker that finds it without
+a heartbeat (``storage.py``).
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 
-from ..core.exceptions import ConfigError, TrainingError
+from ..core.exceptions import ConfigError, RetryableError, TrainingError
 from ..core.signals import StopSignal
 from ..seam.task import project_task
 from ..settings.loading import load_config
+from .record import check_same_search
 from .space import overrides
+from .storage import GRACE_SECONDS, connect, fail_stale_trials, quiet_stale_checks, shown_url
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,6 +74,10 @@ class SweepResult:
     signal_number: int | None = None
 
 
+class _Lost(Exception):  # noqa: N818 (not an error of this process: another worker's verdict)
+    """Another worker marked this process's trial failed while it ran."""
+
+
 class _Interrupted(Exception):  # noqa: N818 (not an error: a stop asked for)
     """A signal stopped the trial's run."""
 
@@ -85,37 +97,52 @@ def open_study(
 ) -> optuna.Study:
     """Create or load the study ``settings.study``, optimising in ``monitor``'s direction.
 
+    Trials whose process was lost are marked failed and queued again (``storage.py``).
+
     Raises:
-        ConfigError: If ``create`` is false and there is no such study.
+        ConfigError: If ``create`` is false and there is no such study, or the storage cannot
+            be opened.
     """
+    return _open(settings, output_dir=output_dir, monitor=monitor, create=create)[0]
+
+
+def _open(
+    settings: SweepSettings, *, output_dir: Path, monitor: Monitor, create: bool
+) -> tuple[optuna.Study, bool]:
+    """The study, and whether this call created it (see ``open_study``)."""
     _route_optuna_logs()
-    storage = settings.storage
-    if storage is None:
+    url = settings.storage
+    if url is None:
         folder = sweep_dir(output_dir, settings.study)
         if not create and not (folder / "study.db").is_file():
             raise ConfigError(
                 f"no study {settings.study!r}: {str(folder / 'study.db')!r} is missing"
             )
         folder.mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{(folder / 'study.db').resolve().as_posix()}"
+        url = f"sqlite:///{(folder / 'study.db').resolve().as_posix()}"
+    storage = connect(url)
     direction: Literal["minimize", "maximize"] = "minimize" if monitor.mode == "min" else "maximize"
-    if not create:
-        try:
-            return optuna.load_study(study_name=settings.study, storage=storage)
-        except KeyError as err:
-            raise ConfigError(f"no study {settings.study!r} in {storage!r}") from err
     pruner: optuna.pruners.BasePruner = (
         optuna.pruners.MedianPruner(n_startup_trials=_STARTUP_TRIALS, n_warmup_steps=1)
         if settings.pruner == "median"
         else optuna.pruners.NopPruner()
     )
-    return optuna.create_study(
-        study_name=settings.study,
-        storage=storage,
-        direction=direction,
-        pruner=pruner,
-        load_if_exists=True,
-    )
+    created = False
+    if create:
+        try:  # not load_if_exists: only the creator records the search (``record.py``)
+            study = optuna.create_study(
+                study_name=settings.study, storage=storage, direction=direction, pruner=pruner
+            )
+            created = True
+        except optuna.exceptions.DuplicatedStudyError:  # made before, or by a worker just now
+            pass
+    if not created:
+        try:
+            study = optuna.load_study(study_name=settings.study, storage=storage, pruner=pruner)
+        except KeyError as err:
+            raise ConfigError(f"no study {settings.study!r} in {shown_url(url)!r}") from err
+    fail_stale_trials(study)
+    return study, created
 
 
 def run_sweep(
@@ -139,20 +166,21 @@ def run_sweep(
         raise ConfigError("a sweep trains one run per trial: leave train.seeds unset")
     base = config.model_dump(mode="json")
     space.check(base, task=task_type)
-    study = open_study(settings, output_dir=config.run.output_dir, monitor=task_type.monitor)
-    _check_same_search(study, space, base)
+    study, created = _open(
+        settings, output_dir=config.run.output_dir, monitor=task_type.monitor, create=True
+    )
+    check_same_search(study, space, base, created=created)
     folder = sweep_dir(config.run.output_dir, settings.study)
     finished = len(study.get_trials(deepcopy=False, states=FINISHED))
     if finished >= settings.trials:
         logger.info("study %s already holds %d finished trials", settings.study, finished)
         return SweepResult(study=study, folder=folder, ran=0)
-    study.sampler = optuna.samplers.TPESampler(seed=config.train.seed + len(study.trials))
-    objective = _Objective(base, space, study=settings.study, task=task_type, argv=argv)
+    objective = _Objective(base, space, study=study, task=task_type, argv=argv)
     # The logger that reports failed trials (a logger's filters miss its children's records).
     optuna_logger = logging.getLogger("optuna.study._optimize")
     hide_interrupts = _HideInterrupts()
     optuna_logger.addFilter(hide_interrupts)
-    with StopSignal() as between_trials:
+    with StopSignal() as between_trials, quiet_stale_checks():
         try:
             study.optimize(
                 objective,
@@ -167,6 +195,14 @@ def run_sweep(
             _run_again(study, stop.params)
             logger.warning("sweep stopped; its last trial runs again first when it continues")
             return SweepResult(study, folder, objective.ran, signal_number=stop.signal_number)
+        except (ValueError, RuntimeError) as err:  # Optuna cannot end a trial already failed
+            if objective.lost is None:
+                raise
+            raise RetryableError(
+                f"trial {objective.lost} was marked failed by another worker: this process "
+                f"recorded no heartbeat for {GRACE_SECONDS} s (was it suspended?); start the "
+                "sweep again to go on"
+            ) from err
         finally:
             optuna_logger.removeFilter(hide_interrupts)
     return SweepResult(study, folder, objective.ran, signal_number=between_trials.received)
@@ -184,12 +220,15 @@ def _run_again(study: optuna.Study, params: dict[str, Any]) -> None:
 
 
 class _HideInterrupts(logging.Filter):
-    """Drop Optuna's report of a trial that a signal stopped: the sweep reports it itself."""
+    """Drop Optuna's report of a trial that a signal stopped, or another worker failed.
+
+    The sweep reports those itself, in one line.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Whether to keep ``record``: all but a failure caused by ``_Interrupted``."""
+        """Whether to keep ``record``: all but a failure caused by ``_Interrupted`` or ``_Lost``."""
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, _Interrupted)
+        return not isinstance(error, (_Interrupted, _Lost))
 
 
 class _Objective:
@@ -200,30 +239,44 @@ class _Objective:
         base: dict[str, Any],
         space: SearchSpace,
         *,
-        study: str,
+        study: optuna.Study,
         task: type[Task[Any, Any]],
         argv: list[str] | None,
     ) -> None:
         self.base, self.space, self.study, self.task, self.argv = base, space, study, task, argv
         self.ran = 0
+        self.lost: int | None = None  # the trial another worker marked failed, if one did
 
     def __call__(self, trial: optuna.Trial) -> float:
         from ..trainer.run import train  # noqa: PLC0415 (imports torch)
 
+        # Seeded by the trial's number, which no other worker has: workers started together
+        # would otherwise draw the same values. The sampler keeps no other state.
+        seed = (self.base["train"]["seed"] + trial.number) % 2**32  # NumPy's seeds are 32-bit
+        self.study.sampler = optuna.samplers.TPESampler(seed=seed)
         values = self.space.suggest(trial)
         config = load_config(base=self.base, overrides=overrides(values), task=self.task)
-        config.run.name = f"{self.study}-t{trial.number:04d}"
-        config.run.group = self.study
+        config.run.name = f"{self.study.study_name}-t{trial.number:04d}"
+        config.run.group = self.study.study_name
         monitor = self.task.monitor
 
         def report(epoch: EpochResult) -> bool:
-            trial.report(epoch.val.values[monitor.metric], step=epoch.epoch)
+            try:
+                trial.report(epoch.val.values[monitor.metric], step=epoch.epoch)
+            except RuntimeError:  # the trial is finished (newer Optuna: UpdateFinishedTrialError)
+                self.lost = trial.number
+                return True  # another worker failed the trial: stop the run
             return trial.should_prune()
 
         self.ran += 1
         result = train(config, task=self.task, argv=self.argv, on_epoch=report)
-        trial.set_user_attr("run_dir", str(result.run_dir))
-        trial.set_user_attr("stop_reason", result.stop_reason)
+        try:
+            trial.set_user_attr("run_dir", str(result.run_dir))
+            trial.set_user_attr("stop_reason", result.stop_reason)
+        except RuntimeError:  # finished: another worker failed it
+            self.lost = trial.number
+        if self.lost is not None:
+            raise _Lost
         if result.signal_number is not None:
             raise _Interrupted(result.signal_number, dict(trial.params))
         if result.stop_reason == "pruned":
@@ -232,34 +285,6 @@ class _Objective:
         if not scores:
             raise TrainingError(f"trial {trial.number} finished no epoch")
         return min(scores) if monitor.mode == "min" else max(scores)
-
-
-def _check_same_search(study: optuna.Study, space: SearchSpace, base: dict[str, Any]) -> None:
-    """Record the space and base config with a new study; refuse others for an existing one."""
-    recorded = study.user_attrs
-    wanted = {"space": space.as_dict(), "config": _comparable(base)}
-    if not recorded:
-        for key, value in wanted.items():
-            study.set_user_attr(key, value)
-        return
-    for key, value in wanted.items():
-        if recorded.get(key) != value:
-            raise ConfigError(
-                f"study {study.study_name!r} was started with another {key}: continue it with "
-                f"the same one, or start a new study with --study"
-            )
-
-
-def _comparable(base: dict[str, Any]) -> dict[str, Any]:
-    """The config without what may differ between the processes of one study.
-
-    Where runs go, the device and the data loader's workers change where and how fast a trial
-    runs, not what it computes.
-    """
-    comparable = {key: value for key, value in base.items() if key != "run"}
-    comparable["train"] = {k: v for k, v in base["train"].items() if k != "device"}
-    comparable["data"] = {k: v for k, v in base["data"].items() if k != "num_workers"}
-    return comparable
 
 
 def _route_optuna_logs() -> None:
