@@ -70,6 +70,7 @@ PROJECT_PAGES = [
     "docs/how-to/run-experiments.md",
     "docs/how-to/serve-a-model.md",
     "docs/how-to/stop-and-resume.md",
+    "docs/how-to/tune-training.md",
     "docs/reference/task-api.md",
 ]
 # Pages that start from a template, in an empty working folder, and those among them that also

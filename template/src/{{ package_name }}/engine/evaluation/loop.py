@@ -12,6 +12,7 @@ from ..core.device import to_device
 from ..core.exceptions import TrainingError
 from ..core.files import write_error
 from ..seam.metrics import Mean
+from .gather import gather_over_ranks
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -55,8 +56,13 @@ def evaluate(
     """Compute the task's loss and metrics of ``model`` in eval mode.
 
     Sums stay on the device; only the final values are copied to the host. In a distributed run
-    each rank scores its share of the data and the sums are added up across ranks, so every rank
-    returns the metrics of the whole dataset.
+    each rank scores its share of the data and the sums are added up across ranks (the samples
+    of exact metrics, such as ``AUROC``, are gathered), so every rank returns the metrics of the
+    whole dataset.
+
+    Raises:
+        TrainingError: If two metrics report the same name, or an exact metric's split is larger
+            than its ``max_samples``.
     """
     metrics = task.metrics(sizes)
     for metric in metrics.values():
@@ -77,6 +83,7 @@ def evaluate(
     model.train(was_training)
     loss.state[1] = count
     _sum_over_ranks([loss, *metrics.values()])
+    gather_over_ranks(metrics)  # the exact metrics' samples, from every rank
     values = {"loss": loss.compute()}
     for name, metric in metrics.items():
         value = metric.compute()

@@ -12,7 +12,8 @@ scores. ``ConfusionMatrix`` draws itself.
 The metrics here cover the built-in tasks; a task defines its own the same way (see ``Mean``
 for the smallest example). They are a few tested lines rather than torchmetrics: each is a sum
 that the engine adds up across ranks in one collective, which keeps the engine free of another
-dependency and of its distributed machinery (decision 0009).
+dependency and of its distributed machinery (decision 0009). Metrics that no sum gives, such as
+AUROC, are the other kind: ``ranking.py`` keeps a split's outputs and computes them exactly.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ a kind of data: it calls these, and only these.
 - ``split_batch`` and ``forward``: a batch as model inputs and targets, and how the model is
   called on the inputs;
 - ``loss``, ``metrics`` and ``monitor``: what training minimises, what evaluation reports
-  (streaming metrics, added up across ranks), and which metric selects the best checkpoint;
+  (streaming metrics, added up across ranks, or exact ones such as ``AUROC``, computed from the
+  samples of every rank), and which metric selects the best checkpoint;
 - ``predict``, ``input_specs`` and ``output_spec``: what a prediction is, and what a model
   package records about the model's inputs and outputs.
 
@@ -157,7 +158,11 @@ class Task(ABC, Generic[DataT, SettingsT]):
 
     @abstractmethod
     def metrics(self, sizes: Sizes) -> dict[str, Metric]:
-        """New streaming metrics, by name, that evaluation reports beside the loss."""
+        """New metrics, by name, that evaluation reports beside the loss.
+
+        Streaming ones (``Metric``) add up sums; ``GatheredMetric`` ones (``AUROC``,
+        ``AveragePrecision``) keep the split's outputs, up to their ``max_samples``.
+        """
 
     @abstractmethod
     def predict(self, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
