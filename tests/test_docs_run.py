@@ -66,6 +66,7 @@ PROJECT_PAGES = [
     "docs/how-to/add-data.md",
     "docs/how-to/add-model.md",
     "docs/how-to/bring-your-own-task.md",
+    "docs/how-to/control-training.md",
     "docs/how-to/multi-gpu.md",
     "docs/how-to/run-experiments.md",
     "docs/how-to/serve-a-model.md",

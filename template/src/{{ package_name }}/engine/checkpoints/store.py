@@ -148,9 +148,14 @@ def commit_checkpoint(staging: Path, *, state: Mapping[str, Any], best: bool = F
     return final
 
 
-def prune_checkpoints(directory: Path, *, keep: int) -> list[Path]:
-    """Delete all but the ``keep`` newest checkpoints, never one a pointer names; return them."""
-    pointed = {pointer_target(directory / name) for name in ("last", "best")}
+def prune_checkpoints(
+    directory: Path, *, keep: int, protect: frozenset[str] = frozenset()
+) -> list[Path]:
+    """Delete all but the ``keep`` newest checkpoints; return them.
+
+    Never one a pointer names, nor one whose folder name is in ``protect`` (the best few).
+    """
+    pointed = {pointer_target(directory / name) for name in ("last", "best")} | protect
     folders = sorted(directory.glob("step-*"))
     doomed = [folder for folder in folders[:-keep] if folder.name not in pointed]
     for folder in doomed:

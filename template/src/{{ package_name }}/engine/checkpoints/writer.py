@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
     from torch import nn
 
-__all__ = ["CheckpointWriter"]
+    from .ranking import TopCheckpoints
+
+__all__ = ["CheckpointWriter", "finish_save"]
 
 
 class CheckpointWriter:
@@ -51,14 +53,17 @@ class CheckpointWriter:
         keep: int,
         max_pending: int = 2,
         on_release: Callable[[], None] | None = None,
+        top: TopCheckpoints | None = None,
     ) -> None:
         """Write into ``directory``, keeping its ``keep`` newest checkpoints (and the pointed).
 
         ``on_release`` is called (on the timer's thread) when a held copy is queued because its
-        time ran out.
+        time ran out. ``top`` ranks each checkpoint saved with a ``score`` once it is written,
+        and those it keeps are never pruned.
         """
         self.directory = directory
         self.keep = keep
+        self.top = top
         self.max_pending = max_pending
         self.on_release = on_release
         self._pending: deque[_Job] = deque()
@@ -77,11 +82,12 @@ class CheckpointWriter:
         best: bool,
         extra_tensors: Mapping[str, dict[str, torch.Tensor]] | None = None,
         hold_for: float | None = None,
+        score: float | None = None,
     ) -> Path:
         """Copy the weights, ``state`` and ``extra_tensors``, queue them; return the new folder.
 
         With ``hold_for`` the copy waits in memory for the next save without it (or ``wait``),
-        ``hold_for`` seconds at most.
+        ``hold_for`` seconds at most. ``score`` is the monitored metric's value, for ``top``.
         """
         hold = hold_for is not None
         with self._changed:
@@ -97,6 +103,7 @@ class CheckpointWriter:
             extra_tensors=_copy_tensors(dict(extra_tensors or {}), memo),
             step=step,
             best=best,
+            score=score,
         )
         with self._changed:
             self._raise_error()  # a save that failed while the copy was made
@@ -179,7 +186,7 @@ class CheckpointWriter:
 
     def _write(self, job: _Job) -> None:
         model = cast("nn.Module", job.weights)  # save_model asks it for its state_dict only
-        save_checkpoint(
+        folder = save_checkpoint(
             self.directory,
             model=model,
             state=job.state,
@@ -187,7 +194,17 @@ class CheckpointWriter:
             extra_tensors=job.extra_tensors,
             best=job.best,
         )
-        prune_checkpoints(self.directory, keep=self.keep)
+        finish_save(folder, keep=self.keep, top=self.top, score=job.score)
+
+
+def finish_save(
+    folder: Path, *, keep: int, top: TopCheckpoints | None, score: float | None
+) -> None:
+    """After checkpoint ``folder`` is written: rank it among the best, prune the old ones."""
+    if top is not None and score is not None:
+        top.add(folder.name, score)
+    protect = top.names if top is not None else frozenset()
+    prune_checkpoints(folder.parent, keep=keep, protect=protect)
 
 
 @dataclass(frozen=True)
@@ -197,6 +214,7 @@ class _Job:
     extra_tensors: dict[str, dict[str, torch.Tensor]]
     step: int
     best: bool
+    score: float | None
 
 
 class _Weights:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..core.log import setup_logging
-from ..settings.loading import load_config
 from .options import (
     AllFolds,
     ConfigPath,
@@ -56,7 +55,8 @@ def train(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
     """Train a model and write a run folder with checkpoints and metrics.
 
     With several seeds or --all-folds, train a group of runs and summarise their final metrics.
-    Ctrl-C, SIGTERM or SIGUSR1 finish the current step and save a checkpoint to resume from.
+    Ctrl-C, SIGTERM or SIGUSR1 finish the current step and save a checkpoint to resume from;
+    so does train.max_time once it has passed, and train then exits with status 75.
     """
     setup_logging(verbosity(quiet=quiet, verbose=verbose))
     if resume is not None and (config is not None or preset is not None):
@@ -74,6 +74,7 @@ def train(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
         logger.info("%s: loading the data and the model...", starting)
     from ..checkpoints.store import find_last_checkpoint, load_checkpoint  # noqa: PLC0415
     from ..core.progress import should_show_progress  # noqa: PLC0415
+    from ..settings.loading import load_config  # noqa: PLC0415
     from ..trainer.run import train as run_training  # noqa: PLC0415
 
     overrides = [
@@ -108,6 +109,10 @@ def train(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
         typer.echo(_describe_result(result))
     if result.signal_number is not None:
         raise typer.Exit(128 + result.signal_number)  # the shell's convention for signals
+    if result.stop_reason == "max_time":
+        from ..trainer.results import TIME_BUDGET_EXIT  # noqa: PLC0415 (keeps --help fast)
+
+        raise typer.Exit(TIME_BUDGET_EXIT)  # a job script requeues on it
 
 
 def _starting(
@@ -184,6 +189,6 @@ def _describe_result(result: TrainResult) -> str:
     if result.history:
         lines.append(f"final {describe_metrics(result.history[-1].val, prefix='val ')}")
     lines.append(f"best checkpoint: {result.best_checkpoint}")
-    if result.stop_reason in {"signal", "max_steps"}:
+    if result.stop_reason in {"signal", "max_steps", "max_time"}:
         lines.append(f"resume with: --resume {result.last_checkpoint}")
     return "\n".join(lines)

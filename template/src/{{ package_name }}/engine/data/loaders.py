@@ -41,6 +41,7 @@ __all__ = [
     "build_loaders",
     "eval_batches",
     "start_worker",
+    "stop_workers",
     "worker_message",
 ]
 
@@ -197,6 +198,19 @@ class WorkerErrors:
             yield from self.loader
         except ProjectError as err:
             raise type(err)(worker_message(err)) from None
+
+
+def stop_workers(batches: Iterable[Any]) -> None:
+    """End the worker processes a ``DataLoader`` keeps between epochs, if it has any.
+
+    They ignore stop signals (``start_worker``), so they must be told: left to the end of the
+    interpreter, ``multiprocessing`` would send them SIGTERM and wait for them for ever.
+    """
+    loader = batches.loader if isinstance(batches, WorkerErrors) else batches
+    iterator = getattr(loader, "_iterator", None)  # DataLoader's, with persistent_workers
+    if iterator is not None:
+        iterator._shutdown_workers()  # what DataLoader does when it is deleted
+        loader._iterator = None  # type: ignore[attr-defined]
 
 
 def worker_message(err: BaseException) -> str:

@@ -158,18 +158,20 @@ def learning_curve_figure(history: list[dict[str, Any]], *, metric: str, mode: M
 
     monitored, shown = metric, metric
     if shown == "loss":
-        others = [key.removeprefix("val_") for key in history[-1] if key.startswith("val_")]
+        others = [key.removeprefix("val_") for row in history for key in row if key[:4] == "val_"]
         shown = next((name for name in others if name not in {"loss", "num_samples"}), "")
-    epochs = [row["epoch"] for row in history]
     figure = Figure(figsize=(10, 4) if shown else (5, 4))
     panels = figure.subplots(1, 2 if shown else 1, squeeze=False)[0]
-    losses = {name: [row[f"{name}_loss"] for row in history] for name in ("train", "val")}
-    panels[0].plot(epochs, losses["train"], label="train")
-    panels[0].plot(epochs, losses["val"], label="validation")
+    # Each series over the lines that have it: an epoch that did not validate has no val_ values,
+    # and a validation within an epoch (train.val_interval) has a fractional epoch.
+    train_epochs, train_losses = _series(history, "train_loss")
+    val_epochs, val_losses = _series(history, "val_loss")
+    panels[0].plot(train_epochs, train_losses, label="train")
+    panels[0].plot(val_epochs, val_losses, label="validation")
     panels[0].set(xlabel="epoch", ylabel="loss", title="Loss")
-    _readable_range(panels[0], [*losses["train"], *losses["val"]], at_most_one=False)
+    _readable_range(panels[0], [*train_losses, *val_losses], at_most_one=False)
     if shown:
-        values = [row.get(f"val_{shown}", math.nan) for row in history]
+        epochs, values = _series(history, f"val_{shown}")
         panels[1].plot(epochs, values, color="tab:green", label=f"val {shown}")
         panels[1].set(xlabel="epoch", ylabel=f"val {shown}", title=f"Validation {shown}")
         # Higher is better and 1 is the best: accuracy, F1, AUC, R squared.
@@ -189,6 +191,12 @@ def learning_curve_figure(history: list[dict[str, Any]], *, metric: str, mode: M
         axes.legend()
     figure.tight_layout()
     return figure
+
+
+def _series(history: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    """The epochs of the lines that hold ``key``, and its values there."""
+    rows = [row for row in history if key in row]
+    return [row["epoch"] for row in rows], [row[key] for row in rows]
 
 
 # The least y range of a panel: a share of the values' size, and for a score of at most 1, an

@@ -1,7 +1,8 @@
 """When the trainer saves a checkpoint: every N epochs or steps, at best epochs, not too often.
 
 Checkpoints are due every ``train.checkpoint_every`` epochs or optimizer steps
-(``train.checkpoint_unit``), and at every epoch that improves the monitored metric. No two are
+(``train.checkpoint_unit``), at every validation that improves the monitored metric, and at one
+among the ``train.save_top_k`` best so far (when that is above 1). No two are
 written less than ``train.checkpoint_min_interval`` seconds apart, so that a small model does not
 spend its time saving: one due sooner is skipped or, when its epoch improved the metric, held in
 memory (``hold``) and written with the next one, or once the interval has passed, whichever comes
@@ -54,11 +55,27 @@ class SaveSchedule:
         due = train.checkpoint_unit == "steps" and step % train.checkpoint_every == 0
         return due and (self._first or self._interval_passed())
 
-    def at_epoch_end(self, *, epoch: int, step: int, improved: bool) -> Decision:
-        """Whether the epoch that just ended is saved now, held in memory, or not saved."""
+    def at_epoch_end(
+        self, *, epoch: int, step: int, improved: bool, wanted: bool = False
+    ) -> Decision:
+        """Whether the epoch that just ended is saved now, held in memory, or not saved.
+
+        ``improved``: its validation improved the monitored metric; ``wanted``: it is among the
+        ``train.save_top_k`` best so far.
+        """
         train = self.train
         count = epoch if train.checkpoint_unit == "epochs" else step
-        if not (improved or count % train.checkpoint_every == 0):
+        due = count % train.checkpoint_every == 0
+        return self._decide(due=due, improved=improved, wanted=wanted)
+
+    def within_epoch(self, *, step: int, improved: bool, wanted: bool) -> Decision:
+        """Whether a validation within an epoch, after step ``step``, is saved, held or not."""
+        train = self.train
+        due = train.checkpoint_unit == "steps" and step % train.checkpoint_every == 0
+        return self._decide(due=due, improved=improved, wanted=wanted)
+
+    def _decide(self, *, due: bool, improved: bool, wanted: bool) -> Decision:
+        if not (due or improved or wanted):
             return "skip"
         if self._first or self._interval_passed():
             return "save"

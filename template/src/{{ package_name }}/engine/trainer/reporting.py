@@ -1,7 +1,10 @@
-"""What each epoch reports: a line in ``metrics.jsonl`` and one log line.
+"""What each epoch and each validation report: a line in ``metrics.jsonl`` and one log line.
 
-The log line shows the training loss and the validation metrics, always including the metric
-that selects the best checkpoint, so that the choice of ``best`` can be followed as it happens.
+An epoch's line holds its training loss, time and throughput, and its validation metrics if it
+validated; a validation within an epoch (``train.val_interval``) gets a line of its own, whose
+``epoch`` is a fraction (1.5: half-way through the second). The log line shows the validation
+metrics, always including the one that selects the best checkpoint, so that the choice of
+``best`` can be followed as it happens.
 """
 
 from __future__ import annotations
@@ -17,9 +20,16 @@ if TYPE_CHECKING:
 
     from ..evaluation.loop import EvalMetrics
     from ..seam.task import Monitor, Task
+    from .position import Position
     from .results import EpochResult
 
-__all__ = ["describe_metrics", "epoch_metrics", "monitored_value", "report_epoch"]
+__all__ = [
+    "describe_metrics",
+    "epoch_metrics",
+    "monitored_value",
+    "report_epoch",
+    "validation_metrics",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,30 +49,45 @@ def monitored_value(val: EvalMetrics, task: Task[Any, Any]) -> float:
         ) from None
 
 
-def epoch_metrics(result: EpochResult, *, lr: float, seconds: float) -> dict[str, float]:
-    """The line ``metrics.jsonl`` gets for an epoch."""
+def epoch_metrics(
+    position: Position, result: EpochResult | None, *, loss: float, lr: float, seconds: float
+) -> dict[str, Any]:
+    """The line ``metrics.jsonl`` gets for the epoch just ended (``result``: its validation)."""
+    val = result.val.as_dict() if result is not None else {}
     return {
-        "epoch": result.epoch,
-        "step": result.step,
-        "train_loss": result.train_loss,
-        **{f"val_{key}": value for key, value in result.val.as_dict().items()},
+        "epoch": position.epoch,
+        "step": position.step,
+        "train_loss": loss,
+        **{f"val_{key}": value for key, value in val.items()},
         "lr": lr,
         "seconds": round(seconds, 3),
     }
 
 
+def validation_metrics(result: EpochResult, *, lr: float) -> dict[str, Any]:
+    """The line ``metrics.jsonl`` gets for a validation within an epoch."""
+    return {
+        "epoch": result.epochs_done,
+        "step": result.step,
+        "train_loss": result.train_loss,
+        **{f"val_{key}": value for key, value in result.val.as_dict().items()},
+        "lr": lr,
+    }
+
+
 def report_epoch(
-    run_dir: Path, metrics: dict[str, float], val: EvalMetrics, *, monitor: Monitor
+    run_dir: Path, metrics: dict[str, Any], result: EpochResult | None, *, monitor: Monitor
 ) -> None:
-    """Append the epoch's metrics to ``metrics.jsonl`` and log its line."""
+    """Append a line to ``metrics.jsonl`` (an epoch's, or a validation's) and log it."""
     append_metrics(run_dir, metrics)
-    logger.info(
-        "epoch %d: train loss %.4f, %s (%.1fs)",
-        metrics["epoch"],
-        metrics["train_loss"],
-        describe_metrics(val, prefix="val ", monitored=monitor.metric),
-        metrics["seconds"],
-    )
+    where = f"epoch {metrics['epoch']}"
+    if result is not None and result.progress is not None:
+        where = f"epoch {result.progress:.2f} (step {result.step})"
+    parts = [f"train loss {metrics['train_loss']:.4f}"]
+    if result is not None:
+        parts.append(describe_metrics(result.val, prefix="val ", monitored=monitor.metric))
+    took = f" ({metrics['seconds']:.1f}s)" if "seconds" in metrics else ""
+    logger.info("%s: %s%s", where, ", ".join(parts), took)
 
 
 def describe_metrics(

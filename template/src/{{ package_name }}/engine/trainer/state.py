@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.averages import EMA_FILE, read_averages
 from ..checkpoints.sharded import load_sharded, save_sharded
-from ..checkpoints.store import commit_checkpoint, load_weights, prepare_staging, prune_checkpoints
-from ..checkpoints.writer import CheckpointWriter
+from ..checkpoints.store import commit_checkpoint, load_weights, prepare_staging
+from ..checkpoints.writer import CheckpointWriter, finish_save
 from ..core.exceptions import CheckpointInvalidError
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from ..checkpoints.layout import Checkpoint
+    from ..checkpoints.ranking import TopCheckpoints
     from ..distributed.ranks import Distributed
     from .averaging import WeightAverage
 
@@ -44,14 +45,17 @@ class ModelState:
         ranks: Distributed,
         directory: Path,
         keep: int,
+        top: TopCheckpoints | None = None,
     ) -> None:
         """Save into ``directory``, keeping its ``keep`` newest checkpoints (and the pointed).
 
-        ``sharded`` picks the format (``distributed.strategy: fsdp``).
+        ``sharded`` picks the format (``distributed.strategy: fsdp``). ``top`` (rank zero's)
+        keeps the checkpoints of the best validations too (``train.save_top_k``).
         """
         self.directory = directory
         self.keep = keep
-        self.writer = CheckpointWriter(directory, keep=keep)
+        self.top = top
+        self.writer = CheckpointWriter(directory, keep=keep, top=top)
         self.model = model
         self.optimizer = optimizer
         self.average = average
@@ -64,7 +68,13 @@ class ModelState:
         return "sharded" if self.sharded else "replicated"
 
     def save(
-        self, *, step: int, state: dict[str, Any], best: bool, hold_for: float | None = None
+        self,
+        *,
+        step: int,
+        state: dict[str, Any],
+        best: bool,
+        hold_for: float | None = None,
+        score: float | None = None,
     ) -> Path | None:
         """Save the checkpoint of ``step`` with the training ``state`` (rank zero's is used).
 
@@ -73,7 +83,8 @@ class ModelState:
         for it); a sharded one is on disk when this returns. ``best`` points ``best`` at it.
         ``hold_for`` keeps a replicated copy in memory until the next save or ``wait`` writes it,
         that many seconds at most (see ``CheckpointWriter``); a sharded checkpoint, spread over
-        the ranks, is written now.
+        the ranks, is written now. ``score``, the monitored metric's value at a validation,
+        ranks it among the best (``top``).
         """
         state = {**state, "format": self.format}
         if not self.sharded:
@@ -88,6 +99,7 @@ class ModelState:
                 best=best,
                 extra_tensors=extra,
                 hold_for=hold_for,
+                score=score,
             )
         staging = prepare_staging(self.directory, step=step) if self.ranks.is_main else None
         staging = self.ranks.broadcast_object(staging)  # every rank writes into the same folder
@@ -95,7 +107,7 @@ class ModelState:
         if not self.ranks.is_main:
             return None
         final = commit_checkpoint(staging, state={**state, "optimizer": None}, best=best)
-        prune_checkpoints(self.directory, keep=self.keep)
+        finish_save(final, keep=self.keep, top=self.top, score=score)
         return final
 
     def wait(self) -> None:

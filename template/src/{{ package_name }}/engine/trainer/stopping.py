@@ -1,12 +1,14 @@
-"""When training stops before its epochs are done: a signal, a step limit, patience, a callback.
+"""When training stops before its epochs are done: a signal, a limit, patience, a callback.
 
 Under torchrun every decision is taken together: the ranks agree on a signal at log points (the
-highest signal number, if several arrived), and rank zero alone runs the epoch callback, so that
-all of them stop after the same step.
+highest signal number, if several arrived), rank zero's clock decides when the time budget is
+spent (also at log points), and rank zero alone runs the epoch callback, so that all of them stop
+after the same step.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import torch
@@ -25,40 +27,69 @@ class StopRules:
     """The reasons to stop early, checked where the loop may stop.
 
     Args:
-        train: The ``train`` config section (``max_steps``, ``early_stopping_patience``).
+        train: The ``train`` config section (``max_steps``, ``max_time``,
+            ``early_stopping_patience``).
         ranks: The processes that must stop together.
         device: Where the ranks exchange their flags.
+        started: When the time budget (``train.max_time``) started, by ``time.monotonic``.
     """
 
-    def __init__(self, train: TrainConfig, *, ranks: Distributed, device: torch.device) -> None:
+    def __init__(
+        self,
+        train: TrainConfig,
+        *,
+        ranks: Distributed,
+        device: torch.device,
+        started: float | None = None,
+    ) -> None:
         """Nothing has asked to stop yet."""
         self.train = train
         self.ranks = ranks
         self.device = device
         self.on_epoch: EpochCallback | None = None  # see EpochCallback
         self.signal: int | None = None  # the signal the ranks agreed to stop on
+        budget = train.max_time
+        self.deadline = None if budget is None else (started or time.monotonic()) + budget
 
     def mid_epoch(
         self, stop: StopSignal, *, position: Position, at_log_point: bool
     ) -> StopReason | None:
         """Why training stops after this step in the middle of an epoch, if it does."""
         # Under torchrun the ranks agree on a stop at log points, so they all stop together.
-        if (at_log_point or not self.ranks.enabled) and self.signal_agreed(stop):
+        agrees = at_log_point or not self.ranks.enabled
+        if agrees and self.signal_agreed(stop):
             return "signal"
-        return "max_steps" if self.reached_max_steps(position) else None
+        if self.reached_max_steps(position):
+            return "max_steps"
+        return "max_time" if agrees and self.deadline is not None and self.time_is_up() else None
 
     def after_epoch(
-        self, stop: StopSignal, *, position: Position, result: EpochResult
+        self, stop: StopSignal, *, position: Position, result: EpochResult | None
     ) -> StopReason | None:
-        """Why training stops after the epoch just ended and evaluated, if it does."""
+        """Why training stops after the epoch just ended (``result``: its validation, if any)."""
         if self.signal_agreed(stop):  # arrived in the epoch's last step or its evaluation
             return "signal"
+        if result is not None:
+            reason = self.after_validation(position)
+            if reason is not None:
+                return reason
+            if self._callback_stops(result):
+                return "pruned"
+        return "max_time" if self.deadline is not None and self.time_is_up() else None
+
+    def after_validation(self, position: Position) -> StopReason | None:
+        """Whether the validation just run leaves early stopping's patience spent."""
         patience = self.train.early_stopping_patience
         if patience is not None and position.stale_epochs >= patience:
             return "early_stopping"
-        if self._callback_stops(result):
-            return "pruned"
         return None
+
+    def time_is_up(self) -> bool:
+        """Whether ``train.max_time`` has passed (rank zero's clock decides for every rank)."""
+        if self.deadline is None:
+            return False
+        spent = time.monotonic() >= self.deadline
+        return bool(self.ranks.broadcast_object(spent)) if self.ranks.enabled else spent
 
     def reached_max_steps(self, position: Position) -> bool:
         """Whether ``train.max_steps`` optimizer steps are done."""

@@ -113,6 +113,10 @@ class Throughput:
         """Start counting afresh (at the start of an epoch)."""
         self.started, self.samples, self.steps = self.clock(), 0, 0
 
+    def leave_out(self, seconds: float) -> None:
+        """Leave ``seconds`` out of the time counted, such as a validation within the epoch."""
+        self.started += seconds
+
     def add(self, *, samples: int, steps: int = 0) -> None:
         """Count processed samples, and optimizer steps taken."""
         self.samples += samples
