@@ -1,12 +1,12 @@
-"""The ``config`` commands: show, check and list the configuration, without training."""
+"""The ``config`` commands: show, check and list the configuration, without training.
+
+The settings (pydantic, YAML) are imported inside each command, so ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import typer
-import yaml
 
-from ..settings.keys import describe_fields
-from ..settings.loading import load_config, project_config_type
 from .options import Command, ConfigPath, Group, Overrides, Preset
 
 __all__ = ["config_app"]
@@ -19,6 +19,10 @@ config_app = typer.Typer(
 @config_app.command("show", cls=Command)
 def show(config: ConfigPath = None, preset: Preset = None, overrides: Overrides = None) -> None:
     """Print the resolved configuration as YAML."""
+    import yaml  # noqa: PLC0415
+
+    from ..settings.loading import load_config  # noqa: PLC0415
+
     resolved = load_config(config, preset=preset, overrides=overrides)
     typer.echo(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False), nl=False)
 
@@ -26,6 +30,8 @@ def show(config: ConfigPath = None, preset: Preset = None, overrides: Overrides 
 @config_app.command("validate", cls=Command)
 def validate(config: ConfigPath = None, preset: Preset = None, overrides: Overrides = None) -> None:
     """Check a configuration without training; exit status 1 names the first problem."""
+    from ..settings.loading import load_config  # noqa: PLC0415
+
     load_config(config, preset=preset, overrides=overrides)
     typer.echo(f"{config or 'defaults'}: valid")
 
@@ -33,5 +39,8 @@ def validate(config: ConfigPath = None, preset: Preset = None, overrides: Overri
 @config_app.command("keys", cls=Command)
 def keys() -> None:
     """List every config key with its type, default and description."""
+    from ..settings.keys import describe_fields  # noqa: PLC0415
+    from ..settings.loading import project_config_type  # noqa: PLC0415
+
     for field in describe_fields(project_config_type()):
         typer.echo(f"{field.key} ({field.type}, default {field.default!r}): {field.description}")
