@@ -69,7 +69,9 @@ class TrainConfig(Section):
         default=1,
         ge=1,
         description="Save a checkpoint every this many train.checkpoint_unit; an epoch that "
-        "improves the monitored metric, and the end of training, are saved whatever this says.",
+        "improves the monitored metric, and the end of training, are saved whatever this says. "
+        "train.checkpoint_min_interval (10 s) skips or holds one due sooner after the last, so "
+        "a short run writes fewer.",
     )
     checkpoint_unit: Literal["epochs", "steps"] = Field(
         default="epochs",
