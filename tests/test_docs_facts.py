@@ -76,12 +76,19 @@ OUTPUT_SUFFIXES = (".json", ".jsonl", ".log", ".safetensors", ".onnx", ".pt2", "
 INLINE_CODE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 SECTION_KEY = re.compile(r"^([a-z_]+)\.([a-z_]+)(?:[.=\s]|$)")
 # Prints, as JSON, each command of a generated project's command line with its options, and
-# every config key (``config keys``). Only typer, pydantic and yaml are needed: torch, and any
-# other package this Python lacks (numpy, pyarrow in the template's own environment), is a
-# stand-in module whose every name is a class, enough for the project's modules to be imported.
+# every config key (``config keys``). Only typer, pydantic and yaml are needed: every other
+# package (torch, numpy, pyarrow, ...) is a stand-in module whose every name is a class, enough
+# for the project's modules to be imported, whether this Python has the package or not, so the
+# probe sees the same here as on a CI machine with nothing but the template's dev group.
 PROBE = """
 import importlib.abc, importlib.machinery, json, sys, types
 from importlib import import_module
+
+
+REAL = {
+    "annotated_types", "click", "markdown_it", "mdurl", "pydantic", "pydantic_core", "pygments",
+    "rich", "shellingham", "typer", "typing_extensions", "typing_inspection", "yaml",
+}
 
 
 class StandInType(type):
@@ -98,6 +105,14 @@ class StandInType(type):
 
     __ror__ = __or__
 
+    def __float__(cls):  # constants such as float(numpy.finfo(numpy.float32).max)
+        return 1.0
+
+    def __index__(cls):
+        return 1
+
+    __int__ = __index__
+
 
 class StandIn(metaclass=StandInType):
     def __init__(self, *args, **kwargs):
@@ -111,6 +126,14 @@ class StandIn(metaclass=StandInType):
     def __call__(self, *args, **kwargs):  # a decorator returns what it decorates
         return args[0] if len(args) == 1 and callable(args[0]) and not kwargs else StandIn()
 
+    def __float__(self):
+        return 1.0
+
+    def __index__(self):
+        return 1
+
+    __int__ = __index__
+
 
 class StandInModule(types.ModuleType):
     def __getattr__(self, name):
@@ -120,13 +143,14 @@ class StandInModule(types.ModuleType):
 
 
 class StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, package):
+        self.real = REAL | {package} | set(sys.stdlib_module_names)
+
     def find_spec(self, name, path, target=None):
-        others = (finder for finder in sys.meta_path if finder is not self)
-        if name.split(".")[0] == "torch" or not any(
-            finder.find_spec(name, path) for finder in others if hasattr(finder, "find_spec")
-        ):
-            return importlib.machinery.ModuleSpec(name, self, is_package=True)
-        return None
+        top = name.partition(".")[0]
+        if top in self.real or top.startswith("_"):  # _-names: the interpreter's own
+            return None
+        return importlib.machinery.ModuleSpec(name, self, is_package=True)
 
     def create_module(self, spec):
         module = StandInModule(spec.name)
@@ -137,11 +161,11 @@ class StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
-sys.meta_path.insert(0, StandIns())
+package = sys.argv[1]
+sys.meta_path.insert(0, StandIns(package))
 import typer.main
 from typer.testing import CliRunner
 
-package = sys.argv[1]
 app = import_module(package + ".engine.commands.app").app
 commands = {}
 
