@@ -9,6 +9,7 @@ fast.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -65,12 +66,12 @@ def lr(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
     setup_logging(verbosity(quiet=quiet, verbose=verbose))
     if output.suffix.lower() != ".png":
         raise typer.BadParameter(f"{str(output)!r} does not end in .png", param_hint="--output")
-    import json  # noqa: PLC0415
-
     from ..core.files import atomic_write_text, write_error  # noqa: PLC0415 (keeps --help fast)
     from ..settings.loading import load_config  # noqa: PLC0415
     from ..trainer.lr_finder import draw_sweep, sweep_lr  # noqa: PLC0415
 
+    numbers = output.with_suffix(".json")
+    _check_outputs(output, numbers)
     probe = _probe(load_config(config, preset=preset, overrides=overrides))
     sweep = sweep_lr(probe, min_lr=min_lr, max_lr=max_lr, steps=steps)
     try:
@@ -78,7 +79,6 @@ def lr(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
         draw_sweep(sweep, output)
     except OSError as err:
         raise write_error(output, err) from err
-    numbers = output.with_suffix(".json")
     atomic_write_text(numbers, json.dumps(sweep.as_dict(), indent=2) + "\n")
     typer.echo(f"swept {len(sweep.lr)} steps (stopped: {sweep.stopped}); wrote {output}, {numbers}")
     if sweep.suggested_lr is None:
@@ -145,6 +145,28 @@ def batch_size(
     typer.echo(
         f"largest batch that fits: {search.largest}; leaving room, train with "
         f"--set data.batch_size={search.power_of_two}"
+    )
+
+
+def _check_outputs(curve: Path, numbers: Path) -> None:
+    """Refuse to replace a file that an earlier ``tune lr`` did not write.
+
+    The curve and its numbers are written as a pair: a pair whose JSON holds a sweep is the
+    command's own to replace; any other file at either path is the user's.
+    """
+    if not (curve.exists() or numbers.exists()):
+        return
+    try:
+        earlier = json.loads(numbers.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        earlier = None
+    if isinstance(earlier, dict) and {"lr", "smoothed_loss", "suggested_lr"} <= earlier.keys():
+        return
+    taken = numbers if numbers.exists() else curve
+    raise typer.BadParameter(
+        f"{str(taken)!r} exists and is not a sweep tune lr wrote: choose another --output, or "
+        "move the file",
+        param_hint="--output",
     )
 
 
