@@ -49,7 +49,7 @@ from tests.helpers import (
 )
 from tests.install import create_venv_command, install_project_command, project_env
 from tests.test_compat import release_from_history
-from tests.test_update import NEW, OLD, commit_all, git, release_next_version
+from tests.test_update import NEW, OLD, commit_all, git, tagged_versions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -338,12 +338,7 @@ def test_howto_runs(
 def versions(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template as a team keeps it: tagged ``0.2.0``, and ``0.3.0`` one change later."""
     repo = tmp_path_factory.mktemp("docs-versions") / "ml-template"
-    git(repo.parent, "clone", "-q", str(template_repo), repo.name)
-    git(repo, "tag", OLD)
-    release_next_version(repo)
-    commit_all(repo, "Release 0.3.0")
-    git(repo, "tag", NEW)
-    return repo.resolve()
+    return tagged_versions(template_repo, repo)
 
 
 def committed_copy(template: Path, dst: Path, ref: str) -> Path:

@@ -35,8 +35,8 @@ from tests.test_update import (
     files_with_conflict_markers,
     git,
     package_dir,
-    release_next_version,
     replace,
+    tagged_versions,
     tree,
     unmerged_paths,
     update_project,
@@ -354,12 +354,7 @@ def test_every_task_has_its_own_task_data_and_model(by_task: dict[str, Path]) ->
 def versions(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template tagged 0.2.0 (the snapshot) and 0.3.0 (engine and other changes)."""
     repo = tmp_path_factory.mktemp("seam-versions") / "template"
-    git(repo.parent, "clone", "-q", str(template_repo), repo.name)
-    git(repo, "tag", OLD)
-    release_next_version(repo)
-    commit_all(repo, "Release 0.3.0")
-    git(repo, "tag", NEW)
-    return repo.resolve()
+    return tagged_versions(template_repo, repo)
 
 
 @pytest.fixture(scope="module")

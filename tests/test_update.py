@@ -211,6 +211,16 @@ def release_next_version(repo: Path) -> None:
     edit(repo / "template" / "README.md.jinja", lambda text: f"{text}\n{README_LINE}\n")
 
 
+def tagged_versions(template_repo: Path, repo: Path) -> Path:
+    """Clone ``template_repo`` to ``repo``, tagged ``OLD`` as it is and ``NEW`` one release on."""
+    git(repo.parent, "clone", "-q", str(template_repo), repo.name)
+    git(repo, "tag", OLD)
+    release_next_version(repo)
+    commit_all(repo, "Release 0.3.0")
+    git(repo, "tag", NEW)
+    return repo.resolve()
+
+
 def lower_coverage_floor(text: str) -> str:
     """The 0.3.0 change to the generated pyproject.toml: the coverage floor drops by 5."""
     match = re.search(r"^fail_under = (\d+)$", text, flags=re.MULTILINE)
@@ -222,12 +232,7 @@ def lower_coverage_floor(text: str) -> str:
 def versions(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Absolute path of a template repository tagged 0.2.0 (the snapshot) and 0.3.0."""
     repo = tmp_path_factory.mktemp("versions") / "template"
-    git(repo.parent, "clone", "-q", str(template_repo), repo.name)
-    git(repo, "tag", OLD)
-    release_next_version(repo)
-    commit_all(repo, "Release 0.3.0")
-    git(repo, "tag", NEW)
-    return repo.resolve()
+    return tagged_versions(template_repo, repo)
 
 
 @pytest.fixture(scope="module")
