@@ -22,7 +22,7 @@ from tests.helpers import (
     read_answers,
     render_project,
 )
-from tests.install import find_torch_index
+from tests.install import find_torch_index, torch_index_home
 
 Render = Callable[..., Path]
 
@@ -87,9 +87,9 @@ def rendered(request: pytest.FixtureRequest, rendered_by_name: RenderedBy) -> Re
 
 
 @pytest.fixture(scope="session")
-def torch_index(tmp_path_factory: pytest.TempPathFactory) -> str | None:
+def torch_index() -> str | None:
     """URL overriding the ``pytorch-cpu`` index for this session, or None (see tests.install)."""
-    return find_torch_index(tmp_path_factory.mktemp("torch-index"))
+    return find_torch_index(torch_index_home())
 
 
 @pytest.fixture(scope="session")

@@ -7,22 +7,28 @@ The ``pytorch-cpu`` index the rendered pyproject.toml declares is overridden, by
 1. ``TEMPLATE_TORCH_INDEX`` set: that URL is the ``pytorch-cpu`` index.
 2. Otherwise pip's own configuration (find-links, a local wheel house) is asked for a
    ``torch==TEMPLATE_TORCH_VERSION`` wheel without any index; a wheel found is served from a
-   PEP 503 folder made for the session.
+   PEP 503 folder kept between sessions (``torch_index_home``).
 3. Otherwise the project's declared PyTorch CPU index stays in force (the public-CI path).
+
+Disk is the scarce resource, not time: an installed CPU torch is about 1.5 GB, and a run installs
+a dozen projects. So uv hardlinks packages from its cache into each venv (``UV_LINK_MODE``, unless
+the caller set it), and the local index keeps one URL from session to session, so uv unpacks the
+wheel into its cache once, not once per run.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from uv import find_uv_bin
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
 DEFAULT_TORCH_VERSION = "2.13.0"
 
@@ -34,6 +40,15 @@ _SCRUBBED_PREFIXES = ("PYTEST_", "COV_CORE_", "COVERAGE_")
 def torch_version() -> str:
     """The torch release to install: ``TEMPLATE_TORCH_VERSION`` or the default."""
     return os.environ.get("TEMPLATE_TORCH_VERSION", DEFAULT_TORCH_VERSION)
+
+
+def torch_index_home() -> Path:
+    """Folder for the local torch wheel and its index, the same in every session.
+
+    Under ``$XDG_CACHE_HOME`` (``~/.cache`` without it), one folder per torch release.
+    """
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "ml-template-tests" / f"torch-{torch_version()}"
 
 
 def write_simple_index(root: Path, wheels: list[Path]) -> str:
@@ -82,7 +97,8 @@ def find_torch_index(workdir: Path) -> str | None:
     """Choose the ``pytorch-cpu`` index for this session (see the module docstring).
 
     Args:
-        workdir: An empty folder for the wheel and the generated index.
+        workdir: Folder for the wheel and the generated index (``torch_index_home()`` in a
+            session). Test-session workers share it: a lock file inside serialises them.
 
     Returns:
         The index URL, or None to keep the index the rendered project declares.
@@ -90,10 +106,13 @@ def find_torch_index(workdir: Path) -> str | None:
     configured = os.environ.get("TEMPLATE_TORCH_INDEX")
     if configured:
         return configured
-    wheels = _download_local_torch(workdir / "wheels", torch_version())
-    if not wheels:
-        return None
-    return write_simple_index(workdir / "simple", wheels)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with workdir.joinpath(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        wheels = _download_local_torch(workdir / "wheels", torch_version())
+        if not wheels:
+            return None
+        return write_simple_index(workdir / "simple", wheels)
 
 
 def project_env(venv: Path, *, torch_index: str | None, mypy_cache: Path) -> dict[str, str]:
@@ -120,6 +139,7 @@ def project_env(venv: Path, *, torch_index: str | None, mypy_cache: Path) -> dic
         MYPY_CACHE_DIR=str(mypy_cache),
         NO_COLOR="1",
     )
+    env.setdefault("UV_LINK_MODE", "hardlink")
     if torch_index is not None:
         env["UV_INDEX"] = f"pytorch-cpu={torch_index}"
     return env

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from tests.install import find_torch_index, project_env, torch_version, write_simple_index
+from tests.install import (
+    find_torch_index,
+    project_env,
+    torch_index_home,
+    torch_version,
+    write_simple_index,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,3 +68,37 @@ def test_project_env_keeps_the_declared_index(
     monkeypatch.setenv("UV_INDEX", "pytorch-cpu=file:///stale")
     env = project_env(tmp_path / ".venv", torch_index=None, mypy_cache=tmp_path / "mc")
     assert "UV_INDEX" not in env
+
+
+def test_project_env_hardlinks_from_uv_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Venvs hardlink uv's cache (a copied torch is 1.5 GB each) unless told otherwise."""
+    monkeypatch.delenv("UV_LINK_MODE", raising=False)
+    env = project_env(tmp_path / ".venv", torch_index=None, mypy_cache=tmp_path / "mc")
+    assert env["UV_LINK_MODE"] == "hardlink"
+    monkeypatch.setenv("UV_LINK_MODE", "copy")
+    env = project_env(tmp_path / ".venv", torch_index=None, mypy_cache=tmp_path / "mc")
+    assert env["UV_LINK_MODE"] == "copy"
+
+
+def test_local_index_keeps_its_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A second session gets the same index URL and wheel: uv unpacks torch into its cache once."""
+    monkeypatch.delenv("TEMPLATE_TORCH_INDEX", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def fake_download(wheel_dir: Path, version: str) -> list[Path]:
+        wheel = wheel_dir / f"torch-{version}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+        if not wheel.exists():
+            wheel_dir.mkdir(parents=True, exist_ok=True)
+            wheel.write_bytes(b"not a real wheel")
+        return [wheel]
+
+    monkeypatch.setattr("tests.install._download_local_torch", fake_download)
+    home = torch_index_home()
+    assert home.is_relative_to(tmp_path / "cache")
+    first = find_torch_index(home)
+    wheel = next((home / "wheels").iterdir())
+    stamp = wheel.stat().st_mtime_ns
+    assert find_torch_index(home) == first
+    assert wheel.stat().st_mtime_ns == stamp
