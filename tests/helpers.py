@@ -76,6 +76,7 @@ ANSWER_SETS: dict[str, dict[str, Answer]] = {
         "update_check": True,
         "experiment_tracker": "mlflow",
         "sweeps": True,
+        "task": "text_classification",
     },
     "wandb_py311": {
         "project_name": "Vision Sweeps",

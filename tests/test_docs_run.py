@@ -81,6 +81,7 @@ WORKDIR_PAGES = [
     "docs/reference/questions.md",
     "docs/how-to/track-experiments.md",
     "docs/how-to/image-folders.md",
+    "docs/how-to/text-classification.md",
 ]
 PAGES_WITH_A_PROJECT = frozenset({"docs/how-to/track-experiments.md"})
 # The rendered project whose README and docs site run: every optional part answered yes.

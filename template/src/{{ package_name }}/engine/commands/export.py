@@ -12,6 +12,8 @@ from ..core.log import setup_logging
 from .options import Device, Quiet, Verbose, verbosity
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import torch
 
     from ..seam.specs import TensorSpec
@@ -140,8 +142,9 @@ def predict(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
         typer.Argument(
             metavar="INPUT...",
             help="CSV file of features (the label column is ignored), or .npz archive with one "
-            "array per model input; or, for a model that takes images, image files and folders "
-            "of them.",
+            "array per model input; for a model that takes images, image files and folders "
+            "of them; for one that takes text, a CSV, Parquet or JSON lines file with a column "
+            "per text input (named as the input).",
             show_default=False,
         ),
     ],
@@ -194,7 +197,7 @@ def _read(
     specs: list[TensorSpec],
     *,
     label_column: str,
-) -> dict[str, torch.Tensor]:
+) -> Mapping[str, torch.Tensor | list[str]]:
     """The model's inputs: from images, or from the one CSV or .npz file given.
 
     Raises:
@@ -203,6 +206,7 @@ def _read(
     from ..core.exceptions import DataError  # noqa: PLC0415
     from ..data.files import read_inputs  # noqa: PLC0415
     from ..data.images import read_images  # noqa: PLC0415
+    from ..data.texts import read_text_inputs  # noqa: PLC0415
 
     if images is not None:
         if len(specs) != 1:
@@ -212,6 +216,8 @@ def _read(
         raise DataError(
             f"{len(inputs)} inputs given: pass one CSV or .npz file, or image files and folders"
         )
+    if any(spec.is_text for spec in specs):
+        return read_text_inputs(inputs[0], specs)
     return read_inputs(inputs[0], specs, label_column=label_column)
 
 

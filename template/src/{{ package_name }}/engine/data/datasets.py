@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     from ..seam.sections import DataSection
     from ..seam.task import Data
 
-__all__ = ["Splits", "Takes", "TensorData", "dataset_length", "split_data", "subset"]
+__all__ = [
+    "Splits",
+    "Takes",
+    "TensorData",
+    "dataset_length",
+    "split_data",
+    "split_indices",
+    "subset",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +45,9 @@ class TensorData(Dataset[Any]):
     """Samples held as tensors that share their first dimension.
 
     ``TensorData(x, y)`` gives ``(x[i], y[i])``; ``TensorData(a=x, b=y)`` gives
-    ``{"a": x[i], "b": y[i]}``.
+    ``{"a": x[i], "b": y[i]}``. A tensor named ``length`` (one number per sample, such as each
+    text's tokens) is also the samples' ``lengths``: training batches them in buckets of
+    similar lengths (see ``sampler.py``).
     """
 
     def __init__(self, *tensors: torch.Tensor, **named: torch.Tensor) -> None:
@@ -59,6 +69,11 @@ class TensorData(Dataset[Any]):
     def __len__(self) -> int:
         """Number of samples."""
         return self.length
+
+    @property
+    def lengths(self) -> torch.Tensor | None:
+        """The tensor named ``length``, if there is one: the lengths training buckets by."""
+        return self.named.get("length")
 
     @overload
     def __getitem__(self, index: int) -> Any: ...
@@ -138,7 +153,30 @@ def split_data(data: Data, config: DataSection, *, seed: int) -> Splits:
     if isinstance(data.samples, NpyRows):
         train, val = data.samples.split(config.val_fraction, seed=seed + _SPLIT_STREAM)
         return Splits(train=train, val=val, test=data.test)
-    total = dataset_length(data.samples)
+    train_order, val_order, test_order = split_indices(
+        dataset_length(data.samples), config, seed=seed
+    )
+    if len(test_order) and data.test is not None:
+        raise DataError("the task's data comes with its own test set: set data.test_fraction to 0")
+    test = subset(data.samples, test_order) if len(test_order) else data.test
+    return Splits(
+        train=subset(data.samples, train_order),
+        val=subset(data.samples, val_order),
+        test=test,
+    )
+
+
+def split_indices(
+    total: int, config: DataSection, *, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The training, validation and test indices ``split_data`` takes of ``total`` samples.
+
+    A task that fits something to its data, such as a tokenizer's vocabulary, fits it to the
+    training indices alone, so that validation and test scores stay honest.
+
+    Raises:
+        DataError: If a split would be empty.
+    """
     # A stream of its own: the task may have generated its samples from a generator of ``seed``.
     order = torch.randperm(total, generator=make_generator(seed + _SPLIT_STREAM))
     test_size = int(total * config.test_fraction)
@@ -146,16 +184,9 @@ def split_data(data: Data, config: DataSection, *, seed: int) -> Splits:
         raise DataError(
             f"data.test_fraction={config.test_fraction} of {total} samples leaves an empty split"
         )
-    if test_size and data.test is not None:
-        raise DataError("the task's data comes with its own test set: set data.test_fraction to 0")
     rest = order[: total - test_size]
     train_order, val_order = _train_and_val(rest, config, total=total)
-    test = subset(data.samples, order[total - test_size :]) if test_size else data.test
-    return Splits(
-        train=subset(data.samples, train_order),
-        val=subset(data.samples, val_order),
-        test=test,
-    )
+    return train_order, val_order, order[total - test_size :]
 
 
 def _train_and_val(

@@ -196,7 +196,7 @@ def read_inputs(
     A CSV file's columns, apart from ``label_column``, are the features of the model's one input.
     An archive holds one array per input, named as the input, of the input's shape. The values
     are checked against the specs later, by the predictor; this checks the file, the columns and
-    the arrays' shapes.
+    the arrays' shapes. (A model that takes text reads ``texts.read_text_inputs``.)
 
     Raises:
         DataError: If the file is missing or malformed, or does not fit the inputs.

@@ -5,6 +5,12 @@ part-way through, and every rank of a distributed run takes its own share of the
 A dataset that augments its samples is given ``EpochIndex`` pairs instead of plain indices
 (``EpochIndices``), so that it can draw each sample's randomness from the seed, the epoch and
 the index alone, whichever worker process reads it.
+
+A dataset with a ``lengths`` attribute (one length per sample, such as the tokens of each text;
+``TensorData`` has one when it holds a tensor named ``length``) is batched in buckets of similar
+lengths: each epoch's order is cut into windows of ``BUCKET_BATCHES`` batches, each window is
+sorted by length and cut into batches, and the batches of a window are shuffled. Batches then
+need little padding, and the order still depends on the seed and the epoch alone.
 """
 
 from __future__ import annotations
@@ -20,7 +26,16 @@ from ..core.seed import make_generator
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["EpochIndex", "EpochIndices", "EpochSampler", "augments_by_epoch"]
+__all__ = [
+    "BUCKET_BATCHES",
+    "EpochIndex",
+    "EpochIndices",
+    "EpochSampler",
+    "augments_by_epoch",
+    "sample_lengths",
+]
+
+BUCKET_BATCHES = 50  # batches per window sorted by length: similar lengths, still a random order
 
 
 class EpochSampler(Sampler[int]):
@@ -34,14 +49,29 @@ class EpochSampler(Sampler[int]):
     does, so every rank gets the same number of samples and steps in lockstep.
     """
 
-    def __init__(self, size: int, *, seed: int, rank: int = 0, world_size: int = 1) -> None:
-        """Sample this rank's share of ``range(size)``; call ``set_epoch`` before each epoch."""
+    def __init__(
+        self,
+        size: int,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        lengths: torch.Tensor | None = None,
+        batch_size: int = 1,
+    ) -> None:
+        """Sample this rank's share of ``range(size)``; call ``set_epoch`` before each epoch.
+
+        With ``lengths`` (one per sample), batches of ``batch_size`` per rank are formed from
+        samples of similar length (see the module docstring).
+        """
         super().__init__()
         self.size = size
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
         self.per_rank = math.ceil(size / world_size)
+        self.lengths = lengths
+        self.batch_size = batch_size
         self.epoch = 0
         self.start = 0
 
@@ -51,12 +81,34 @@ class EpochSampler(Sampler[int]):
 
     def indices(self) -> torch.Tensor:
         """This epoch's indices (this rank's share) from position ``start`` on, as a tensor."""
-        order = torch.randperm(self.size, generator=make_generator(self.seed + self.epoch))
+        generator = make_generator(self.seed + self.epoch)
+        order = torch.randperm(self.size, generator=generator)
+        if self.lengths is not None:
+            order = self._bucketed(order, self.lengths, generator=generator)
         if self.world_size > 1:
             padded = self.per_rank * self.world_size
             order = order.repeat(math.ceil(padded / self.size))[:padded]
             order = order[self.rank :: self.world_size]
         return order[self.start :]
+
+    def _bucketed(
+        self, order: torch.Tensor, lengths: torch.Tensor, *, generator: torch.Generator
+    ) -> torch.Tensor:
+        """``order`` with each window sorted by length and its batches shuffled.
+
+        A batch here spans every rank (``batch_size * world_size`` samples), so that each rank's
+        share of it, every ``world_size``-th sample, is of similar lengths too.
+        """
+        batch = self.batch_size * self.world_size
+        window = batch * BUCKET_BATCHES
+        parts: list[torch.Tensor] = []
+        for start in range(0, len(order), window):
+            part = order[start : start + window]
+            part = part[torch.sort(lengths[part], stable=True).indices]
+            batches = part.split(batch)
+            shuffled = torch.randperm(len(batches), generator=generator).tolist()
+            parts.extend(batches[index] for index in shuffled)
+        return torch.cat(parts) if parts else order
 
     def __iter__(self) -> Iterator[int]:
         """Yield this epoch's indices (this rank's share) from position ``start`` on."""
@@ -65,6 +117,12 @@ class EpochSampler(Sampler[int]):
     def __len__(self) -> int:
         """Indices left in this epoch."""
         return max(self.per_rank - self.start, 0)
+
+
+def sample_lengths(dataset: object) -> torch.Tensor | None:
+    """The dataset's ``lengths`` (one per sample) to bucket by, or None (see the module)."""
+    lengths = getattr(dataset, "lengths", None)
+    return lengths if isinstance(lengths, torch.Tensor) else None
 
 
 class EpochIndex(NamedTuple):

@@ -115,7 +115,7 @@ def check_outputs(
         PackageInvalidError: If a prediction lacks a part the contract names, holds another, or
             a part's shape differs from the contract's.
     """
-    tensors = example_inputs(contract.inputs, batch_size=_CHECK_ROWS)
+    tensors = example_inputs(contract.inputs, batch_size=_CHECK_ROWS, task=task)
     inputs: Inputs = (
         tensors[0] if len(tensors) == 1 else dict(zip(contract.input_names, tensors, strict=True))
     )

@@ -6,6 +6,9 @@ positional arguments in the contract's order (named as the contract's inputs, wi
 batch dimension) and returns the model's raw outputs, as ``Task.forward`` computes them (for the
 built-in classifiers, logits); ``Task.predict`` turns them into predictions.
 
+A text input is passed encoded (``Task.encode_text``), free in its length as in its batch size:
+the tokenizer stays with the project's code and the contract's task settings.
+
 Each file is checked when it is written: on example inputs built from the contract's input specs,
 at two batch sizes, its outputs must match the PyTorch model's within a tolerance, or the export
 fails. The ONNX exporter and ONNX Runtime come from the optional dependency group ``onnx``.
@@ -73,14 +76,24 @@ class _TaskForward(nn.Module):
         return self.task.forward(self.model, inputs)
 
 
-def example_inputs(specs: Sequence[TensorSpec], *, batch_size: int) -> tuple[torch.Tensor, ...]:
+def example_inputs(
+    specs: Sequence[TensorSpec], *, batch_size: int, task: Task[Any, Any] | None = None
+) -> tuple[torch.Tensor, ...]:
     """Inputs of the specs' shapes and types: seeded normal values, or zeros for integers.
 
-    Every dimension a spec leaves free besides the batch gets size 4.
+    Every dimension a spec leaves free besides the batch gets size 4. A text input is texts of
+    ``batch_size + 1`` words and fewer, encoded by ``task``: a larger batch has longer texts, so
+    the checks at two batch sizes also see two lengths.
     """
     generator = torch.Generator().manual_seed(0)
     tensors = []
     for spec in specs:
+        if spec.is_text:
+            if task is None:
+                raise ValueError(f"text input {spec.name!r}: pass the task that encodes it")
+            texts = [" ".join(["example"] * (batch_size + 1 - row)) for row in range(batch_size)]
+            tensors.append(task.encode_text(spec.name, texts))
+            continue
         shape = [batch_size, *(_FREE_SIZE if size is None else size for size in spec.shape[1:])]
         dtype = spec.torch_dtype
         if dtype.is_floating_point:
@@ -105,9 +118,16 @@ def write_portable(
             written file's outputs differ from the model's.
     """
     wrapped = _TaskForward(model, task, [spec.name for spec in specs]).eval()
-    example = example_inputs(specs, batch_size=_CHECK_BATCH_SIZES[0])
+    example = example_inputs(specs, batch_size=_CHECK_BATCH_SIZES[0], task=task)
     batch = torch.export.Dim("batch", min=1)
-    dynamic = (tuple({0: batch} for _ in specs),)  # one entry: the parameter *tensors
+    dynamic = (  # one entry, for the parameter *tensors; encoded text is free in length too
+        tuple(
+            {0: batch, 1: torch.export.Dim(f"{spec.name}_length", min=1)}
+            if spec.is_text
+            else {0: batch}
+            for spec in specs
+        ),
+    )
     try:
         with _quiet_exporters():
             if fmt == "torch-export":
@@ -123,7 +143,8 @@ def write_portable(
         raise PackageError(
             f"the model cannot be exported as {fmt}: {type(err).__name__}: {err}"
         ) from err
-    _check_outputs(fmt, wrapped, load_portable(path, device=torch.device("cpu")), specs=specs)
+    exported = load_portable(path, device=torch.device("cpu"))
+    _check_outputs(fmt, wrapped, exported, specs=specs, task=task)
 
 
 def load_portable(path: Path, *, device: torch.device) -> nn.Module:
@@ -228,10 +249,11 @@ def _check_outputs(
     exported: nn.Module,
     *,
     specs: Sequence[TensorSpec],
+    task: Task[Any, Any],
 ) -> None:
     """Compare ``exported``'s outputs with ``reference``'s at each check batch size."""
     for batch_size in _CHECK_BATCH_SIZES:
-        inputs = example_inputs(specs, batch_size=batch_size)
+        inputs = example_inputs(specs, batch_size=batch_size, task=task)
         with torch.inference_mode():
             want = reference(*inputs)
             got = exported(*inputs)

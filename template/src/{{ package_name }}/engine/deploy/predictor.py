@@ -3,7 +3,8 @@
 ``Predictor`` holds a model in eval mode on a device together with its ``Contract`` and its task.
 Every call checks the inputs first (each a tensor or NumPy array of the contract's kind of
 numbers, of the contract's shape with any batch size, floating-point values finite once cast to
-the contract's element type), then runs the model in batches under ``torch.inference_mode()`` and
+the contract's element type; a text input a list of strings, which the task's ``encode_text``
+turns into the model's tensor), then runs the model in batches under ``torch.inference_mode()`` and
 lets the task turn the outputs into predictions; results come back on the CPU. A package is
 checked as it loads: its files against their checksums (and a pinned ``contract_sha256``), and
 its contract against the model (see ``fitting.py``).
@@ -12,7 +13,7 @@ its contract against the model (see ``fitting.py``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ from .package import CONTRACT_FILE, describe_model, load_package
 from .portable import FILE_NAMES, load_portable, split_model_path
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
     from pathlib import Path
 
     from torch import nn
@@ -41,9 +42,12 @@ if TYPE_CHECKING:
     from ..seam.task import Inputs, Task
     from .package import Contract, ModelPackage
 
-__all__ = ["InputData", "Predictions", "Predictor", "write_predictions"]
+__all__ = ["InputData", "InputValue", "Predictions", "Predictor", "write_predictions"]
 
-InputData = torch.Tensor | np.ndarray | Mapping[str, torch.Tensor | np.ndarray]
+InputValue = torch.Tensor | np.ndarray | Sequence[str]
+"""One input's rows: numbers, or strings for a text input."""
+
+InputData = InputValue | Mapping[str, InputValue]
 """What ``Predictor.predict`` takes: the model's one input, or every input by name."""
 
 
@@ -251,10 +255,12 @@ class Predictor:
         """Check ``inputs`` against the contract; return them as tensors of its element types.
 
         A model with one input takes it as it is or by name; one with several takes a mapping.
+        Text inputs come back encoded by the task (``Task.encode_text``).
 
         Raises:
             InputValidationError: If an input is missing, unexpected, of the wrong kind of number
-                or shape, or holds NaN or infinite values; the message names the input.
+                or shape, holds NaN or infinite values, or is text given as anything but
+                strings; the message names the input.
         """
         specs = self.contract.inputs
         if not isinstance(inputs, Mapping):
@@ -271,7 +277,14 @@ class Predictor:
                 f"inputs {sorted(inputs)} do not match the model's {self.contract.input_names}: "
                 f"missing {missing}, unexpected {unexpected}"
             )
-        checked = {spec.name: _checked(inputs[spec.name], spec) for spec in specs}
+        checked = {
+            spec.name: (
+                self.task.encode_text(spec.name, _texts(inputs[spec.name], spec))
+                if spec.is_text
+                else _checked(inputs[spec.name], spec)
+            )
+            for spec in specs
+        }
         if len(specs) == 1:
             return checked[specs[0].name]
         return checked
@@ -315,7 +328,24 @@ def write_predictions(
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def _checked(values: torch.Tensor | np.ndarray, spec: TensorSpec) -> torch.Tensor:
+def _texts(values: InputValue, spec: TensorSpec) -> list[str]:
+    """The rows of a text input, each checked to be a string."""
+    rows: Any = values.tolist() if isinstance(values, np.ndarray) else values
+    if isinstance(rows, str) or not isinstance(rows, Sequence):
+        raise InputValidationError(
+            f"input {spec.name!r} is text: pass a list of strings, one per row, not a "
+            f"{type(values).__name__}"
+        )
+    for row, value in enumerate(rows):
+        if not isinstance(value, str):
+            raise InputValidationError(
+                f"input {spec.name!r} is text, but row {row} holds a {type(value).__name__}, "
+                "not a string"
+            )
+    return list(rows)
+
+
+def _checked(values: InputValue, spec: TensorSpec) -> torch.Tensor:
     """One input checked against its spec, converted to the spec's element type."""
     expected = spec.torch_dtype
     wants_float = expected.is_floating_point

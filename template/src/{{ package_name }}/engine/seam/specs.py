@@ -3,6 +3,9 @@
 A task says what its model takes (``input_specs``: one ``TensorSpec`` per argument) and what its
 predictions hold (``output_spec``: an ``OutputSpec`` of ``FieldSpec`` parts); the engine writes
 both into every model package's contract and checks every input against them.
+
+An input of ``dtype`` ``"str"`` is text: one string per row, shape ``[null]``. Callers send the
+strings; the task's ``encode_text`` turns them into the tensor the model is called on.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..core.exceptions import PackageError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["FieldSpec", "OutputSpec", "TensorSpec", "label_names"]
+__all__ = ["TEXT", "FieldSpec", "OutputSpec", "TensorSpec", "label_names"]
+
+TEXT = "str"
+"""The ``dtype`` of a text input."""
 
 
 class _Spec(BaseModel):
@@ -28,15 +34,32 @@ class TensorSpec(_Spec):
     """One input of the model: its name, element type and shape (``None``: any size)."""
 
     name: str = Field(min_length=1, description="Argument name; a single input is passed as is.")
-    dtype: str = Field(description="torch element type the model computes in, e.g. float32.")
+    dtype: str = Field(
+        description='torch element type the model computes in, e.g. float32; "str" for text.'
+    )
     shape: list[int | None] = Field(
         min_length=1, description="Shape of a batch; the first entry, the batch size, is null."
     )
 
+    @model_validator(mode="after")
+    def _text_is_one_string_per_row(self) -> TensorSpec:
+        if self.dtype == TEXT and self.shape != [None]:
+            raise ValueError(f"text input {self.name!r} has shape [null] (one string per row)")
+        return self
+
+    @property
+    def is_text(self) -> bool:
+        """Whether the input is text: strings that the task encodes."""
+        return self.dtype == TEXT
+
     @property
     def torch_dtype(self) -> torch.dtype:
-        """The element type as a ``torch.dtype``."""
-        dtype = getattr(torch, self.dtype, None)
+        """The element type as a ``torch.dtype``.
+
+        Raises:
+            ValueError: For text, which the task encodes, or a name torch does not know.
+        """
+        dtype = getattr(torch, self.dtype, None) if not self.is_text else None
         if not isinstance(dtype, torch.dtype):
             raise ValueError(f"{self.dtype!r} is not a torch element type")
         return dtype

@@ -17,7 +17,9 @@ a kind of data: it calls these, and only these.
   (streaming metrics, added up across ranks, or exact ones such as ``AUROC``, computed from the
   samples of every rank), and which metric selects the best checkpoint;
 - ``predict``, ``input_specs`` and ``output_spec``: what a prediction is, and what a model
-  package records about the model's inputs and outputs.
+  package records about the model's inputs and outputs;
+- ``encode_text``, for a task whose model takes text: the strings of a text input (``dtype``
+  ``"str"``) as the tensor the model is called on, such as padded token ids.
 
 The design and the alternatives weighed: the template's docs/decisions/0009-task-seam.md.
 """
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 import torch
 
-from ..core.exceptions import ConfigError, TrainingError
+from ..core.exceptions import ConfigError, InputValidationError, TrainingError
 from .models import model_types
 from .project import DEFAULT_TASK, TASK_VARIABLE
 from .sections import DataSection, ModelSection, TaskSection
@@ -167,6 +169,19 @@ class Task(ABC, Generic[DataT, SettingsT]):
     @abstractmethod
     def predict(self, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Turn model outputs into predictions: one tensor per ``output_spec`` field, by name."""
+
+    def encode_text(self, name: str, texts: Sequence[str]) -> torch.Tensor:
+        """The strings of the text input ``name``, one per row, as the model's tensor.
+
+        Called by prediction (``Predictor``, ``predict``, the service) and by export, for each
+        input whose spec is text. The first dimension of the result is the rows.
+
+        Raises:
+            InputValidationError: If this task takes no text; override it for one that does.
+        """
+        raise InputValidationError(
+            f"input {name!r} is text, but {type(self).__name__} does not define encode_text"
+        )
 
     @abstractmethod
     def input_specs(self, sizes: Sizes) -> list[TensorSpec]:

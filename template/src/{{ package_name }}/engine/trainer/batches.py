@@ -18,7 +18,7 @@ import torch
 
 from ..data.datasets import Splits, dataset_length, split_data, subset
 from ..data.loaders import build_loaders, stop_workers
-from ..data.sampler import EpochSampler
+from ..data.sampler import EpochSampler, sample_lengths
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -71,6 +71,8 @@ def build_batches(
         seed=train_cfg.seed,
         rank=ranks.rank,
         world_size=ranks.world_size,
+        lengths=sample_lengths(splits.train),
+        batch_size=config.data.batch_size,
     )
     train, val = build_loaders(splits, config.data, sampler=sampler, pin_memory=pin_memory)
     batches = batch_limit(train_cfg.limit_train_batches, of=len(train))
