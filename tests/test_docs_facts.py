@@ -58,10 +58,12 @@ RUN_PAGES = {
 # Where old engine paths are the subject: the update guide tells how to leave them.
 OLD_PATHS_ALLOWED = {"docs/updating.md", "docs/how-to/update-from-0.1.md"}
 LANGUAGES = {"sh", "bash", "shell", "python", "yaml", "toml", "text"}
-# The projects whose pages and names are checked: every option, the image task, the defaults.
+# The projects whose pages and names are checked: every option, the image and text tasks, the
+# defaults.
 RENDERS: dict[str, dict[str, Any]] = {
     "everything": EVERYTHING,
     "image": {**EVERYTHING, "task": "image_classification", "experiment_tracker": "mlflow"},
+    "text": {"task": "text_classification", "serving": True},
     "wandb": {"experiment_tracker": "wandb", "task": "regression"},
     "defaults": {},
 }
