@@ -261,13 +261,20 @@ NEWEST_RUN = 'newest_run() { basename "$(dirname "$(ls -t runs/*/run.json | head
 def docs_env(
     project_venv: Path | None, *, torch_index: str | None, mypy_cache: Path
 ) -> dict[str, str]:
-    """The environment a reader's shell has: the project's venv, this suite's copier and uv."""
+    """The environment a reader's shell has: the project's venv, this suite's copier and uv.
+
+    A venv that uv made has no pip of its own, so a page's ``pip`` is this suite's: told to
+    install into the project's venv (``PIP_PYTHON``), as the reader's activated venv would,
+    never into the suite's own.
+    """
     venv = project_venv or Path(sys.executable).parent.parent
     env = project_env(venv, torch_index=torch_index, mypy_cache=mypy_cache)
     if torch_index is not None:  # both PyTorch indexes: the CPU build (the CPU-only lock)
         env["UV_INDEX"] = f"pytorch-cpu={torch_index} pytorch-cu128={torch_index}"
     tools = str(Path(sys.executable).parent)  # copier, uv, pre-commit of this suite
     env["PATH"] = os.pathsep.join([env["PATH"], tools])
+    if project_venv is not None:
+        env["PIP_PYTHON"] = str(project_venv / "bin" / "python")
     return env
 
 

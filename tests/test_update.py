@@ -553,14 +553,17 @@ def test_user_owned_patterns_are_plain_globs() -> None:
 
 
 def test_user_owned_patterns_each_match_a_file(template_repo: Path, tmp_path: Path) -> None:
-    """Every pattern names a file that a render with every option turned on produces."""
+    """Every pattern names a file that a render with every option turned on produces.
+
+    The text task renders every file the other tasks do and its tokenizer besides.
+    """
     everything_on = {
         name: True for name, spec in asked_questions(CONFIG).items() if spec.get("type") == "bool"
     }
     run_copy(
         str(template_repo),
         str(tmp_path),
-        data={**ANSWERS, **everything_on},
+        data={**ANSWERS, **everything_on, "task": "text_classification"},
         vcs_ref="HEAD",
         defaults=True,
         unsafe=False,

@@ -37,6 +37,7 @@ TEAM_FILES = (
     "src/*/__main__.py",
     "src/*/task.py",
     "src/*/data.py",
+    "src/*/tokenizer.py",
     "src/*/models/**",
     "tests/test_task.py",
     "tests/test_data.py",
