@@ -260,6 +260,14 @@ def test_template_dev_group_uses_the_same_ruff() -> None:
     assert f"ruff=={CONFIG['ruff_version']['default']}" in pyproject["dependency-groups"]["dev"]
 
 
+def test_template_repository_passes_its_own_lint() -> None:
+    """``ruff check`` and ``ruff format --check``, as this repository's CI runs them, pass."""
+    ruff = [sys.executable, "-m", "ruff"]
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = _run([*ruff, *command], REPO_ROOT)
+        assert result.returncode == 0, f"ruff {' '.join(command)}:\n{result.stdout}{result.stderr}"
+
+
 # --- GitHub Actions and Dependabot -------------------------------------------------------------
 
 

@@ -48,7 +48,14 @@ MARKER = re.compile(
 )
 # A comment that looks like a marker but is not one (a typo would otherwise vanish silently).
 UNKNOWN_MARKER = re.compile(r"^ *<!-- (copier|cli|generated)\b.*$", flags=re.MULTILINE)
-LANGUAGES = {".py": "python", ".pyi": "python", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".md": "markdown"}
+LANGUAGES = {
+    ".py": "python",
+    ".pyi": "python",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".toml": "toml",
+    ".md": "markdown",
+}
 
 # Prints, as JSON, the plain `--help` of every command of a generated project's typer app.
 CLI_SCRIPT = """
