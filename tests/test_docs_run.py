@@ -6,8 +6,8 @@ follow it, in a project (or a working folder) of its own: shell blocks run in ba
 blocks run in the project's interpreter, files a page asks for are written and go through the
 project's gate, excerpts are checked against the files they quote, YAML and TOML are parsed.
 The marks that change this, and the short list of blocks that cannot run here, are in
-``tests/docs_blocks.py``; ``test_docs.py`` checks, without running anything, that every block of
-every page has a known handling. Only the torch index is overridden: both PyTorch indexes the
+``tests/docs_blocks.py``; ``test_docs_facts.py`` checks, without running anything, that every
+block of every page has a known handling. Only the torch index is overridden: both PyTorch indexes the
 project names point at the CPU build this session installs (as the README's CPU-only lock says).
 """
 

@@ -14,7 +14,7 @@ by stage, imports flowing one way (``make lint`` checks both rules):
 - ``deploy``: model packages, the predictor and the HTTP service;
 - ``checkpoints``: checkpoint folders, and the models they rebuild;
 - ``distributed``: the process group and the model spread over it;
-- ``runs``: the folder and records every run writes;
+- ``records``: the folder and records every run writes;
 - ``data``: datasets, splits, loaders and data files;
 - ``settings``: the typed configuration;
 - ``seam``: what a task is made of (the ``Task`` interface, metrics, specs, the model registry);
