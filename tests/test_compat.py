@@ -177,6 +177,31 @@ def test_team_files_pass_the_gate(installed: Installed, team: Team) -> None:
     assert ("EngineDeprecationWarning" in output) is team.uses_old_paths, output[-2000:]
 
 
+@pytest.mark.slow
+def test_a_team_file_that_reaches_past_the_api_fails_the_gate(installed: Installed) -> None:
+    """The import contracts refuse an engine internal imported by a team file, naming both."""
+    reaching = installed.path / "src" / PACKAGE / "models" / "reaching.py"
+    reaching.write_text(
+        '"""Imports the trainer itself."""\n\nfrom ..engine.trainer.loop import Trainer\n\n'
+        '__all__ = ["Trainer"]\n',
+        encoding="utf-8",
+    )
+    try:
+        result = subprocess.run(
+            ["lint-imports"],
+            cwd=installed.path,
+            env=installed.steps.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        reaching.unlink()
+    assert result.returncode != 0, result.stdout
+    assert f"import the engine from {PACKAGE}.engine.api only BROKEN" in result.stdout
+    assert f"{PACKAGE}.models.reaching -> {PACKAGE}.engine.trainer.loop" in result.stdout
+
+
 # --------------------------------------------------------------------------------------------------
 # A real update from before the task API, with a customised task
 # --------------------------------------------------------------------------------------------------

@@ -82,6 +82,13 @@ def test_jobs_select_the_tests_they_say() -> None:
     assert jobs["fast"]["steps"][1]["with"]["python-version"] == _repository_python()
 
 
+def test_the_updates_from_old_releases_get_the_history_they_start_from() -> None:
+    """The job of the updates checks out every commit: a shallow clone skips them."""
+    checkout = _workflow("ci.yml")["jobs"]["other-slow"]["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"].get("fetch-depth") == 0, "other-slow checks out a shallow clone"
+
+
 def test_ci_runs_weekly_and_cancels_superseded_runs() -> None:
     """A weekly schedule keeps the template known-green; a newer push cancels the older run."""
     workflow = _workflow("ci.yml")
