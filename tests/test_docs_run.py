@@ -7,8 +7,9 @@ blocks run in the project's interpreter, files a page asks for are written and g
 project's gate, excerpts are checked against the files they quote, YAML and TOML are parsed.
 The marks that change this, and the short list of blocks that cannot run here, are in
 ``tests/docs_blocks.py``; ``test_docs_facts.py`` checks, without running anything, that every
-block of every page has a known handling. Only the torch index is overridden: both PyTorch indexes the
-project names point at the CPU build this session installs (as the README's CPU-only lock says).
+block of every page has a known handling. Only the torch index is overridden: both PyTorch
+indexes the project names point at the CPU build this session installs (as the README's CPU-only
+lock says).
 """
 
 from __future__ import annotations
