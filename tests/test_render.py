@@ -185,6 +185,14 @@ def test_project_identity(rendered: RenderedProject) -> None:
     assert project["scripts"][slug].startswith(f"{rendered.recorded['package_name']}.")
 
 
+def test_front_pages_give_the_description_once(rendered: RenderedProject) -> None:
+    """The README and the docs site's home say what the project does, once each."""
+    description = str(rendered.recorded["description"])
+    pages = [rendered.path / "README.md", rendered.path / "docs" / "index.md"]
+    for page in (path for path in pages if path.is_file()):
+        assert page.read_text(encoding="utf-8").count(description) == 1, page.name
+
+
 def test_python_versions_agree(rendered: RenderedProject, tmp_path: Path) -> None:
     """requires-python, classifiers, ruff, mypy and the CI test matrix name the same Pythons.
 
