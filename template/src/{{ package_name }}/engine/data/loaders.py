@@ -193,11 +193,28 @@ class WorkerErrors:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[Any]:
-        """Yield the loader's batches."""
+        """Yield the loader's batches; an error ends the workers that were reading them.
+
+        Left alive, a failed epoch's workers would hold the process back at exit for seconds.
+        """
+        batches = iter(self.loader)
         try:
-            yield from self.loader
+            yield from batches
         except ProjectError as err:
+            _shut_down(self.loader, batches)
             raise type(err)(worker_message(err)) from None
+        except Exception:
+            _shut_down(self.loader, batches)
+            raise
+
+
+def _shut_down(loader: Iterable[Any], batches: Iterator[Any]) -> None:
+    """End the worker processes of ``loader``'s iterator ``batches``, if it has any."""
+    shutdown = getattr(batches, "_shutdown_workers", None)  # DataLoader's multi-process iterator
+    if shutdown is not None:
+        shutdown()
+    if getattr(loader, "_iterator", None) is batches:  # kept for persistent_workers
+        loader._iterator = None  # type: ignore[attr-defined]
 
 
 def stop_workers(batches: Iterable[Any]) -> None:
@@ -209,8 +226,7 @@ def stop_workers(batches: Iterable[Any]) -> None:
     loader = batches.loader if isinstance(batches, WorkerErrors) else batches
     iterator = getattr(loader, "_iterator", None)  # DataLoader's, with persistent_workers
     if iterator is not None:
-        iterator._shutdown_workers()  # what DataLoader does when it is deleted
-        loader._iterator = None  # type: ignore[attr-defined]
+        _shut_down(loader, iterator)  # what DataLoader does when it is deleted
 
 
 def worker_message(err: BaseException) -> str:
