@@ -200,11 +200,10 @@ class WorkerErrors:
         batches = iter(self.loader)
         try:
             yield from batches
-        except ProjectError as err:
+        except Exception as err:
             _shut_down(self.loader, batches)
-            raise type(err)(worker_message(err)) from None
-        except Exception:
-            _shut_down(self.loader, batches)
+            if isinstance(err, ProjectError):
+                raise type(err)(worker_message(err)) from None
             raise
 
 
