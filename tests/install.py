@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 DEFAULT_TORCH_VERSION = "2.13.0"
 
 # Variables of the test session that must not leak into a rendered project's own commands.
-_SCRUBBED_VARIABLES = frozenset({"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_INDEX"})
+# PYTHONDONTWRITEBYTECODE among them: uv installs no bytecode, so with it set every command
+# compiled torch's Python files again (2.7 s of CPU an `import torch` instead of 1.2 s; the
+# generated fast suite 65 s of CPU instead of 54). The venvs are the suite's own, thrown away.
+_SCRUBBED_VARIABLES = frozenset(
+    {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE", "UV_INDEX"}
+)
 _SCRUBBED_PREFIXES = ("PYTEST_", "COV_CORE_", "COVERAGE_")
 
 

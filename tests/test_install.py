@@ -52,6 +52,7 @@ def test_project_env_overrides_the_cpu_index(
     """Venv first on PATH, the CPU index overridden by name, the session's pytest state left out."""
     monkeypatch.setenv("PYTEST_ADDOPTS", "-x")
     monkeypatch.setenv("PYTHONPATH", "elsewhere")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     env = project_env(tmp_path / ".venv", torch_index="file:///index", mypy_cache=tmp_path / "mc")
     assert env["PATH"].split(os.pathsep)[0] == str(tmp_path / ".venv" / "bin")
     assert env["UV_INDEX"] == "pytorch-cpu=file:///index"
@@ -59,6 +60,8 @@ def test_project_env_overrides_the_cpu_index(
     assert env["MYPY_CACHE_DIR"] == str(tmp_path / "mc")
     assert "PYTEST_ADDOPTS" not in env
     assert "PYTHONPATH" not in env
+    # Imports in the throw-away venvs write their bytecode once, not compile it every command.
+    assert "PYTHONDONTWRITEBYTECODE" not in env
 
 
 def test_project_env_keeps_the_declared_index(
