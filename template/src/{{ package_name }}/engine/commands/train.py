@@ -56,7 +56,8 @@ def train(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
 
     With several seeds or --all-folds, train a group of runs and summarise their final metrics.
     Ctrl-C, SIGTERM or SIGUSR1 finish the current step and save a checkpoint to resume from;
-    so does train.max_time once it has passed, and train then exits with status 75.
+    so does train.max_time once it has passed (a group's members share it), and train then
+    exits with status 75.
     """
     setup_logging(verbosity(quiet=quiet, verbose=verbose))
     if resume is not None and (config is not None or preset is not None):
@@ -179,6 +180,16 @@ def _train_group(
     typer.echo("\n".join([*lines, *describe_summary(group.summary)]))
     if group.signal_number is not None:
         raise typer.Exit(128 + group.signal_number)
+    if group.out_of_time:
+        from ..trainer.results import TIME_BUDGET_EXIT  # noqa: PLC0415 (keeps --help fast)
+
+        last = group.results[-1]
+        left = [member.suffix for member in members[len(group.results) :]]
+        if last.stop_reason == "max_time":
+            typer.echo(f"resume with: --resume {last.last_checkpoint}")
+        if left:
+            typer.echo(f"not started: {', '.join(left)}")
+        raise typer.Exit(TIME_BUDGET_EXIT)  # a job script requeues on it
     return True
 
 

@@ -32,9 +32,9 @@ class TrainConfig(Section):
         default=None,
         gt=0.0,
         description="Wall-clock budget of one training process, in seconds or as SLURM writes "
-        "it (HH:MM:SS, D-HH:MM:SS), counted from when it starts loading the data: once it has "
-        "passed, training stops after the current step, saves a resumable checkpoint, and train "
-        "exits with status 75. null: no budget.",
+        "it (HH:MM:SS, D-HH:MM:SS), counted from when it starts loading the data (a group of "
+        "seeds or folds shares it): once it has passed, training stops after the current step, "
+        "saves a resumable checkpoint, and train exits with status 75. null: no budget.",
     )
     grad_accum_steps: int = Field(
         default=1, ge=1, le=1024, description="Batches whose gradients add up to one step."

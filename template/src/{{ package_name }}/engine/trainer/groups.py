@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import statistics
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import product
@@ -73,6 +74,8 @@ class GroupResult:
     group_dir: Path
     results: list[TrainResult] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    out_of_time: bool = False
+    """Whether ``train.max_time`` stopped the group: a member stopped by it, or none left."""
 
     @property
     def signal_number(self) -> int | None:
@@ -135,6 +138,8 @@ def train_group(
     """Train every member of the group in turn, then write the group's ``summary.json``.
 
     A member stopped by a signal stops the group: the summary covers the members that finished.
+    So does ``train.max_time``, which is the whole group's budget (one process under one limit):
+    a member that runs out of it saves a checkpoint to resume, and the members after it wait.
 
     Raises:
         ConfigError: If started by torchrun (a group runs its members in one process).
@@ -150,20 +155,34 @@ def train_group(
     named = config.model_copy(deep=True)
     named.run.name = f"{config.run.name}-{kind}"
     group_dir = create_run_dir(named)
+    started, budget = time.monotonic(), config.train.max_time
     results: list[TrainResult] = []
+    out_of_time = False
     for index, member in enumerate(members, start=1):
+        if budget is not None and results and time.monotonic() >= started + budget:
+            out_of_time = True  # the last member finished as the budget ran out
+            break
         member_config = member.configure(config, group=group_dir.name)
         logger.info(
             "group %s: run %d of %d (%s)", group_dir.name, index, len(members), member.suffix
         )
-        result = train(member_config, task=task, argv=argv, show_progress=show_progress)
+        result = train(
+            member_config,
+            task=task,
+            argv=argv,
+            show_progress=show_progress,
+            budget_started=started,
+        )
         results.append(result)
         _write_members(group_dir, config, members, results)
-        if result.signal_number is not None:
+        out_of_time = result.stop_reason == "max_time"
+        if result.signal_number is not None or out_of_time:
             break
     summary = summarize(group_dir, members[: len(results)], results, kind=kind)
     atomic_write_text(group_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    return GroupResult(group_dir=group_dir, results=results, summary=summary)
+    return GroupResult(
+        group_dir=group_dir, results=results, summary=summary, out_of_time=out_of_time
+    )
 
 
 def summarize(

@@ -51,6 +51,14 @@ class StopRules:
         budget = train.max_time
         self.deadline = None if budget is None else (started or time.monotonic()) + budget
 
+    def count_budget_from(self, started: float) -> None:
+        """Count ``train.max_time`` from ``started`` (by ``time.monotonic``), not from this run.
+
+        A group of runs is one process under one limit: its members share the group's budget.
+        """
+        if self.train.max_time is not None:
+            self.deadline = started + self.train.max_time
+
     def mid_epoch(
         self, stop: StopSignal, *, position: Position, at_log_point: bool
     ) -> StopReason | None:
