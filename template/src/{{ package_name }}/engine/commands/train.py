@@ -108,8 +108,9 @@ def train(  # noqa: PLR0913, PLR0917 (one parameter per command-line option)
     )
     if result.rank == 0:  # under torchrun, rank zero speaks for the job
         typer.echo(_describe_result(result))
-    if result.signal_number is not None:
-        raise typer.Exit(128 + result.signal_number)  # the shell's convention for signals
+    if result.signal_number is not None and result.stop_reason == "signal":
+        # The shell's convention for signals; one that came as the run ended stopped nothing.
+        raise typer.Exit(128 + result.signal_number)
     if result.stop_reason == "max_time":
         from ..trainer.results import TIME_BUDGET_EXIT  # noqa: PLC0415 (keeps --help fast)
 
@@ -178,7 +179,8 @@ def _train_group(
     group = train_group(resolved, members, show_progress=should_show_progress(quiet=quiet))
     lines = [f"group: {group.group_dir} ({len(group.results)} of {len(members)} runs)"]
     typer.echo("\n".join([*lines, *describe_summary(group.summary)]))
-    if group.signal_number is not None:
+    interrupted = len(group.results) < len(members) or group.results[-1].stop_reason == "signal"
+    if group.signal_number is not None and interrupted:
         raise typer.Exit(128 + group.signal_number)
     if group.out_of_time:
         from ..trainer.results import TIME_BUDGET_EXIT  # noqa: PLC0415 (keeps --help fast)
