@@ -63,19 +63,24 @@ class StopRules:
         self, stop: StopSignal, *, position: Position, at_log_point: bool
     ) -> StopReason | None:
         """Why training stops after this step in the middle of an epoch, if it does."""
+        if self.reached_max_steps(position):
+            return "max_steps"  # training is over: a signal now stops nothing
         # Under torchrun the ranks agree on a stop at log points, so they all stop together.
         agrees = at_log_point or not self.ranks.enabled
         if agrees and self.signal_agreed(stop):
             return "signal"
-        if self.reached_max_steps(position):
-            return "max_steps"
         return "max_time" if agrees and self.deadline is not None and self.time_is_up() else None
 
     def after_epoch(
         self, stop: StopSignal, *, position: Position, result: EpochResult | None
     ) -> StopReason | None:
-        """Why training stops after the epoch just ended (``result``: its validation, if any)."""
-        if self.signal_agreed(stop):  # arrived in the epoch's last step or its evaluation
+        """Why training stops after the epoch just ended (``result``: its validation, if any).
+
+        A signal that arrived in the last epoch's last step, its validation or its save stops
+        nothing: the training asked for is done, and the run ends as it would have.
+        """
+        over = position.epoch >= self.train.epochs or self.reached_max_steps(position)
+        if not over and self.signal_agreed(stop):  # in the epoch's last step or its evaluation
             return "signal"
         if result is not None:
             reason = self.after_validation(position)
