@@ -48,13 +48,14 @@ class StopRules:
         self.device = device
         self.on_epoch: EpochCallback | None = None  # see EpochCallback
         self.signal: int | None = None  # the signal the ranks agreed to stop on
-        budget = train.max_time
-        self.deadline = None if budget is None else (started or time.monotonic()) + budget
+        self.deadline: float | None = None  # when train.max_time is spent, if it is set
+        self.count_budget_from(time.monotonic() if started is None else started)
 
     def count_budget_from(self, started: float) -> None:
-        """Count ``train.max_time`` from ``started`` (by ``time.monotonic``), not from this run.
+        """Count ``train.max_time`` from ``started`` (by ``time.monotonic``).
 
-        A group of runs is one process under one limit: its members share the group's budget.
+        A run counts from when it starts loading its data; a group of runs is one process under
+        one limit, and its members count from the group's start.
         """
         if self.train.max_time is not None:
             self.deadline = started + self.train.max_time
